@@ -1,0 +1,12 @@
+//! The ENAS macro search space (Pham et al. 2018): a whole network of `L` layers, each with
+//! one of six ops and skip connections from any earlier layer.
+
+mod arch;
+mod dot;
+mod enas_string;
+mod op;
+mod space;
+
+pub use arch::{MacroArch, MacroLayer};
+pub use op::MacroOp;
+pub use space::{MACRO_OP_HEAD, MacroSpace};

@@ -1,0 +1,261 @@
+//! [`NasRlSpace`]: Zoph & Le's layer-wise CNN space with configurable options.
+
+use super::arch::{NasRlArch, NasRlLayer};
+use crate::decision::{Decision, DecisionGroup, Decisions, Token};
+use crate::error::{ArchError, Result};
+use crate::skips::{from_bits, to_bits};
+use crate::space::{Architecture, SearchSpace};
+
+/// Controller head of the filter-height decisions.
+pub const FILTER_HEIGHT_HEAD: &str = "filter_height";
+/// Controller head of the filter-width decisions.
+pub const FILTER_WIDTH_HEAD: &str = "filter_width";
+/// Controller head of the stride decisions.
+pub const STRIDE_HEAD: &str = "stride";
+/// Controller head of the filter-count decisions.
+pub const FILTERS_HEAD: &str = "filters";
+
+/// The NAS-RL search space (Zoph & Le 2017): `N` conv layers; per layer filter height and
+/// width (default {1,3,5,7}), filter count (default {24,36,48,64}), optionally a stride
+/// ({1,2,3} by [`with_strides`](Self::with_strides)), and skip connections from any earlier layer.
+///
+/// Decisions per layer: height, width, (stride,) filters, skip set over earlier layers.
+///
+/// ```
+/// use burn_nas_space::{NasRlSpace, SearchSpace};
+/// let space = NasRlSpace::new(6)?.with_strides(&[1, 2, 3])?;
+/// // per layer 4·4·3·4 choices, plus 2^15 skip patterns over 6 layers
+/// let expected = 6.0 * 192f64.log10() + 15.0 * 2f64.log10();
+/// assert!((space.size().log10 - expected).abs() < 1e-9);
+/// # Ok::<(), burn_nas_space::ArchError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct NasRlSpace {
+    layers: usize,
+    filter_heights: Vec<usize>,
+    filter_widths: Vec<usize>,
+    filter_counts: Vec<usize>,
+    strides: Option<Vec<usize>>,
+    decisions: Decisions,
+}
+
+fn check_options(field: &str, options: &[usize]) -> Result<()> {
+    let bad = |reason: String| ArchError::InvalidSpace {
+        field: field.to_string(),
+        reason,
+    };
+    if options.is_empty() {
+        return Err(bad("at least one option is needed".into()));
+    }
+    if options.contains(&0) {
+        return Err(bad(format!("{options:?} contains 0")));
+    }
+    if let Some((_, v)) = options
+        .iter()
+        .enumerate()
+        .find(|(i, v)| options[..*i].contains(v))
+    {
+        return Err(bad(format!("{v} is listed twice")));
+    }
+    Ok(())
+}
+
+fn show(options: &[usize]) -> String {
+    let words: Vec<String> = options.iter().map(usize::to_string).collect();
+    format!("{{{}}}", words.join(", "))
+}
+
+impl NasRlSpace {
+    /// `layers` layers with the paper's options and no stride decision.
+    ///
+    /// # Errors
+    /// [`ArchError::InvalidSpace`] for zero layers.
+    pub fn new(layers: usize) -> Result<Self> {
+        Self::with_options(
+            layers,
+            &[1, 3, 5, 7],
+            &[1, 3, 5, 7],
+            &[24, 36, 48, 64],
+            None,
+        )
+    }
+
+    /// A space with every option list given; `strides: None` leaves strides at 1.
+    ///
+    /// # Errors
+    /// [`ArchError::InvalidSpace`] for zero layers or an option list that is empty, contains 0,
+    /// or repeats a value.
+    pub fn with_options(
+        layers: usize,
+        filter_heights: &[usize],
+        filter_widths: &[usize],
+        filter_counts: &[usize],
+        strides: Option<&[usize]>,
+    ) -> Result<Self> {
+        if layers == 0 {
+            return Err(ArchError::InvalidSpace {
+                field: "layers".into(),
+                reason: "at least 1 layer is needed".into(),
+            });
+        }
+        check_options("filter_heights", filter_heights)?;
+        check_options("filter_widths", filter_widths)?;
+        check_options("filter_counts", filter_counts)?;
+        if let Some(s) = strides {
+            check_options("strides", s)?;
+        }
+        let blocks = (0..layers)
+            .map(|i| {
+                let mut block = vec![
+                    Decision::categorical(filter_heights.len(), FILTER_HEIGHT_HEAD),
+                    Decision::categorical(filter_widths.len(), FILTER_WIDTH_HEAD),
+                ];
+                if let Some(s) = strides {
+                    block.push(Decision::categorical(s.len(), STRIDE_HEAD));
+                }
+                block.push(Decision::categorical(filter_counts.len(), FILTERS_HEAD));
+                block.push(Decision::SkipSet { among: i });
+                block
+            })
+            .collect();
+        let decisions = Decisions::new(vec![DecisionGroup {
+            name: "layers".into(),
+            initial_anchors: 0,
+            blocks,
+        }])?;
+        Ok(NasRlSpace {
+            layers,
+            filter_heights: filter_heights.to_vec(),
+            filter_widths: filter_widths.to_vec(),
+            filter_counts: filter_counts.to_vec(),
+            strides: strides.map(<[usize]>::to_vec),
+            decisions,
+        })
+    }
+
+    /// The same space with a stride decision per layer over `strides` (the paper: {1, 2, 3}).
+    ///
+    /// # Errors
+    /// As [`with_options`](Self::with_options).
+    pub fn with_strides(self, strides: &[usize]) -> Result<Self> {
+        Self::with_options(
+            self.layers,
+            &self.filter_heights,
+            &self.filter_widths,
+            &self.filter_counts,
+            Some(strides),
+        )
+    }
+
+    /// Number of layers (`N`).
+    pub fn layers(&self) -> usize {
+        self.layers
+    }
+
+    /// Filter height options.
+    pub fn filter_heights(&self) -> &[usize] {
+        &self.filter_heights
+    }
+
+    /// Filter width options.
+    pub fn filter_widths(&self) -> &[usize] {
+        &self.filter_widths
+    }
+
+    /// Filter count options.
+    pub fn filter_counts(&self) -> &[usize] {
+        &self.filter_counts
+    }
+
+    /// Stride options, if the space has a stride decision.
+    pub fn strides(&self) -> Option<&[usize]> {
+        self.strides.as_deref()
+    }
+
+    fn block_len(&self) -> usize {
+        if self.strides.is_some() { 5 } else { 4 }
+    }
+}
+
+fn index_of(layer: usize, field: &str, options: &[usize], value: usize) -> Result<Token> {
+    options
+        .iter()
+        .position(|&o| o == value)
+        .map(Token::Choice)
+        .ok_or_else(|| ArchError::OutOfRange {
+            location: format!("layer {layer}"),
+            field: field.to_string(),
+            value,
+            allowed: show(options),
+        })
+}
+
+impl SearchSpace for NasRlSpace {
+    type Arch = NasRlArch;
+
+    fn name(&self) -> &str {
+        NasRlArch::SPACE
+    }
+
+    fn decisions(&self) -> &Decisions {
+        &self.decisions
+    }
+
+    fn decode(&self, tokens: &[Token]) -> Result<NasRlArch> {
+        self.decisions.check(tokens)?;
+        // Checked above: choices in range, then a subset last.
+        let c = |t: &Token| t.choice().unwrap_or_default();
+        let layers = tokens
+            .chunks_exact(self.block_len())
+            .map(|t| {
+                let (stride, filters) = match &self.strides {
+                    Some(s) => (s[c(&t[2])], self.filter_counts[c(&t[3])]),
+                    None => (1, self.filter_counts[c(&t[2])]),
+                };
+                NasRlLayer {
+                    filter_height: self.filter_heights[c(&t[0])],
+                    filter_width: self.filter_widths[c(&t[1])],
+                    filters,
+                    stride,
+                    inputs: from_bits(t[t.len() - 1].subset().unwrap_or_default()),
+                }
+            })
+            .collect();
+        Ok(NasRlArch { layers })
+    }
+
+    fn encode(&self, arch: &NasRlArch) -> Result<Vec<Token>> {
+        if arch.layers.len() != self.layers {
+            return Err(ArchError::WrongLength {
+                what: "layers".into(),
+                expected: self.layers.to_string(),
+                found: arch.layers.len(),
+            });
+        }
+        arch.validate()?;
+        let mut tokens = Vec::with_capacity(self.decisions.len());
+        for (i, l) in arch.layers.iter().enumerate() {
+            tokens.push(index_of(
+                i,
+                "filter_height",
+                &self.filter_heights,
+                l.filter_height,
+            )?);
+            tokens.push(index_of(
+                i,
+                "filter_width",
+                &self.filter_widths,
+                l.filter_width,
+            )?);
+            match &self.strides {
+                Some(s) => tokens.push(index_of(i, "stride", s, l.stride)?),
+                None => {
+                    index_of(i, "stride", &[1], l.stride)?;
+                }
+            }
+            tokens.push(index_of(i, "filters", &self.filter_counts, l.filters)?);
+            tokens.push(Token::Subset(to_bits(i, &l.inputs)));
+        }
+        Ok(tokens)
+    }
+}

@@ -1,0 +1,44 @@
+//! **burn-nas**: Neural Architecture Search on [burn](https://burn.dev).
+//!
+//! Given a labelled image dataset, burn-nas outputs a description of a neural network that
+//! does the task well, found automatically. Every method is a **search space** (which
+//! networks are possible) × a **search strategy** (which to try next) × a
+//! **performance-estimation strategy** (how good one is, cheaply).
+//!
+//! This facade re-exports the workspace crates:
+//!
+//! * [`space`]: architectures as plain data and the search spaces (NAS-RL, ENAS macro and
+//!   micro), with JSON, ENAS integer strings and Graphviz output;
+//! * [`backend`]: device selection from strings (`flex`, `wgpu:0`, `cuda:1`,
+//!   `remote:ws://host:3000`).
+//!
+//! ```
+//! use burn_nas::prelude::*;
+//!
+//! let space = MicroSpace::default();
+//! let arch = MicroArch::from_enas_string(
+//!     "0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1 1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1",
+//! )?;
+//! let tokens = space.encode(&arch)?;
+//! assert_eq!(space.decode(&tokens)?, arch);
+//! # Ok::<(), burn_nas::space::ArchError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub use burn_nas_backend as backend;
+pub use burn_nas_space as space;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+/// The names most programs need, in one `use`.
+pub mod prelude {
+    pub use burn_nas_backend::{DeviceError, DeviceSpec};
+    pub use burn_nas_space::{
+        AnyArch, ArchError, Architecture, Decision, Decisions, MacroArch, MacroOp, MacroSpace,
+        MicroArch, MicroOp, MicroSpace, NasRlArch, NasRlSpace, SearchSpace, Token,
+    };
+}
