@@ -54,3 +54,4 @@ pub use error::{ArchError, Result};
 pub use json::FORMAT_VERSION;
 pub use nas_rl::{NasRlArch, NasRlLayer, NasRlSpace};
 pub use space::{Architecture, SearchSpace};
+pub mod nn;

@@ -1,0 +1,161 @@
+//! Architectures as burn networks: the ENAS ops, a fixed (trainable from scratch) network for
+//! every space, and the ENAS weight-sharing supernets.
+//!
+//! | architecture | fixed child     | supernet          |
+//! |--------------|-----------------|-------------------|
+//! | [`MicroArch`](crate::MicroArch) | [`MicroNet`]    | [`MicroSupernet`] |
+//! | [`MacroArch`](crate::MacroArch) | [`MacroNet`]    | [`MacroSupernet`] |
+//! | [`NasRlArch`](crate::NasRlArch) | [`NasRlNet`]    | —                 |
+//!
+//! All networks take `[N, channels, size, size]` images (any channel count, size ≥ 8, any
+//! class count), return logits `[N, classes]`, and report their parameter count
+//! ([`burn::module::Module::num_params`]) and multiply-accumulates per image ([`Network::macs`]).
+//! Forward passes take a [`Mode`] that says how batch norm, dropout and drop path behave.
+
+mod macro_net;
+mod macro_supernet;
+mod micro_net;
+mod micro_supernet;
+mod mode;
+mod nas_rl_net;
+pub mod ops;
+
+use burn::tensor::Tensor;
+use thiserror::Error;
+
+use crate::ArchError;
+
+pub use macro_net::{MacroNet, MacroNetConfig};
+pub use macro_supernet::{MacroSupernet, MacroSupernetConfig};
+pub use micro_net::{MicroNet, MicroNetConfig};
+pub use micro_supernet::{MicroSupernet, MicroSupernetConfig};
+pub use mode::Mode;
+pub use nas_rl_net::{NasRlNet, NasRlNetConfig};
+
+/// Why a network could not be built or run.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// A setting of the network's config is impossible.
+    #[error("invalid network setting `{field}` = {value}: {reason}")]
+    Config {
+        /// The setting's name.
+        field: &'static str,
+        /// Its value, printed.
+        value: String,
+        /// Why it is impossible.
+        reason: String,
+    },
+    /// The architecture is invalid or does not fit this network (supernets: its space).
+    #[error(transparent)]
+    Arch(#[from] ArchError),
+}
+
+pub(crate) fn check_common(
+    classes: usize,
+    in_channels: usize,
+    image_size: usize,
+    channels: usize,
+) -> Result<(), NetError> {
+    let bad = |field, value: usize, reason: &str| {
+        Err(NetError::Config {
+            field,
+            value: value.to_string(),
+            reason: reason.to_string(),
+        })
+    };
+    if classes < 2 {
+        return bad("classes", classes, "a classifier needs at least 2 classes");
+    }
+    if in_channels == 0 {
+        return bad("in_channels", in_channels, "images need at least 1 channel");
+    }
+    if image_size < 8 {
+        return bad("image_size", image_size, "images must be at least 8×8");
+    }
+    if channels < 2 {
+        return bad("channels", channels, "at least 2 channels are needed");
+    }
+    Ok(())
+}
+
+pub(crate) fn check_probability(field: &'static str, p: f64) -> Result<(), NetError> {
+    if (0.0..1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(NetError::Config {
+            field,
+            value: p.to_string(),
+            reason: "must be in [0, 1)".into(),
+        })
+    }
+}
+
+/// What a network returns: the logits, and the auxiliary head's logits with their loss weight
+/// when the network has one and the pass trains.
+#[derive(Debug, Clone)]
+pub struct NetOutput {
+    /// Logits `[N, classes]`.
+    pub logits: Tensor<2>,
+    /// Auxiliary logits `[N, classes]` and their loss weight (ENAS: 0.4).
+    pub aux: Option<(Tensor<2>, f64)>,
+}
+
+/// A fixed network built from one architecture, trainable from scratch.
+pub trait Network: burn::module::Module + Sized {
+    /// Runs the network; auxiliary logits come back only in training modes.
+    fn forward_output(&self, images: Tensor<4>, mode: Mode) -> NetOutput;
+
+    /// Logits `[N, classes]`.
+    fn forward(&self, images: Tensor<4>, mode: Mode) -> Tensor<2> {
+        self.forward_output(images, mode).logits
+    }
+
+    /// Multiply-accumulates of one forward pass on one image (convolutions and linear layers;
+    /// FLOPs ≈ 2 × this).
+    fn macs(&self) -> u64;
+
+    /// Number of trainable scalars (batch-norm running statistics excluded).
+    fn param_count(&self) -> usize {
+        trainable_params(self)
+    }
+}
+
+/// Names of the batch-norm buffers that burn visits like parameters but nobody trains.
+pub(crate) const RUNNING_STATS: [&str; 2] = ["running_mean", "running_var"];
+
+struct TrainableCounter {
+    path: Vec<String>,
+    count: usize,
+}
+
+impl burn::module::ModuleVisitor for TrainableCounter {
+    fn enter_module(&mut self, name: &str, _container: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let running = self
+            .path
+            .last()
+            .is_some_and(|name| RUNNING_STATS.contains(&name.as_str()));
+        if !running {
+            self.count += param.shape().num_elements();
+        }
+    }
+}
+
+/// Number of trainable scalars of any module: [`burn::module::Module::num_params`] without the
+/// batch-norm running statistics (which burn counts too).
+pub fn trainable_params<M: burn::module::Module>(module: &M) -> usize {
+    let mut counter = TrainableCounter {
+        path: Vec::new(),
+        count: 0,
+    };
+    module.visit(&mut counter);
+    counter.count
+}
