@@ -10,7 +10,11 @@
 //! * [`space`]: architectures as plain data and the search spaces (NAS-RL, ENAS macro and
 //!   micro), with JSON, ENAS integer strings and Graphviz output;
 //! * [`backend`]: device selection from strings (`flex`, `wgpu:0`, `cuda:1`,
-//!   `remote:ws://host:3000`).
+//!   `remote:ws://host:3000`);
+//! * [`data`]: image datasets (CIFAR-10 binary, IDX / Fashion-MNIST with an embedded subset),
+//!   splits, augmentation, batching;
+//! * [`estimator`]: child training and the performance estimators (low fidelity,
+//!   learning-curve extrapolation, weight inheritance, ENAS weight sharing).
 //!
 //! ```
 //! use burn_nas::prelude::*;
@@ -27,6 +31,8 @@
 #![warn(missing_docs)]
 
 pub use burn_nas_backend as backend;
+pub use burn_nas_data as data;
+pub use burn_nas_estimator as estimator;
 pub use burn_nas_space as space;
 
 /// The README's examples, compiled and run as doctests.
@@ -37,6 +43,15 @@ pub struct ReadmeDoctests;
 /// The names most programs need, in one `use`.
 pub mod prelude {
     pub use burn_nas_backend::{DeviceError, DeviceSpec};
+    pub use burn_nas_data::{Augmentation, DataError, ImageDataset};
+    pub use burn_nas_estimator::{
+        CurveExtrapolation, Estimate, Estimator, EstimatorError, Fidelity, SharedWeights, Task,
+        TrainConfig, TrainFromScratch, WeightInheritance,
+    };
+    pub use burn_nas_space::nn::{
+        MacroNetConfig, MacroSupernetConfig, MicroNetConfig, MicroSupernetConfig, Mode,
+        NasRlNetConfig, Network,
+    };
     pub use burn_nas_space::{
         AnyArch, ArchError, Architecture, Decision, Decisions, MacroArch, MacroOp, MacroSpace,
         MicroArch, MicroOp, MicroSpace, NasRlArch, NasRlSpace, SearchSpace, Token,

@@ -1,1 +1,43 @@
-//! placeholder
+//! Performance estimation for [burn-nas](https://crates.io/crates/burn-nas): how good is an
+//! architecture, and how cheaply can we tell?
+//!
+//! Every estimator implements [`Estimator`]; the survey's speed-ups are estimators or settings:
+//!
+//! | estimator                | speed-up                                                        |
+//! |--------------------------|-----------------------------------------------------------------|
+//! | [`TrainFromScratch`]     | lower fidelity: [`Fidelity`] (epochs, data, image size, width, depth) |
+//! | [`CurveExtrapolation`]   | learning-curve extrapolation with early stopping                |
+//! | [`WeightInheritance`]    | warm start from the parent's weights (network morphism)         |
+//! | [`SharedWeights`]        | one-shot weight sharing (ENAS)                                  |
+//!
+//! [`train()`] is the one child-training loop they all use.
+
+#![warn(missing_docs)]
+
+mod clip;
+mod curve;
+mod error;
+mod estimate;
+mod factory;
+mod fidelity;
+mod from_scratch;
+mod inheritance;
+mod reward;
+mod schedule;
+mod shared;
+mod task;
+mod train;
+
+pub use clip::{clip_global_norm, global_norm};
+pub use curve::{CurveExtrapolation, CurveFit, CurveModel, EpochwiseEstimator, fit_curve};
+pub use error::{EstimatorError, Result};
+pub use estimate::{Estimate, Estimator, Metrics};
+pub use factory::{ChildFactory, ImageShape, MacroChild, MicroChild, NasRlChild};
+pub use fidelity::Fidelity;
+pub use from_scratch::TrainFromScratch;
+pub use inheritance::{WeightInheritance, inherit_weights};
+pub use reward::{Objective, Reward, SizePenalty};
+pub use schedule::CosineWarmRestarts;
+pub use shared::{SharedWeights, Supernet};
+pub use task::Task;
+pub use train::{Control, EpochStats, LossAccuracy, TrainConfig, TrainReport, evaluate, train};

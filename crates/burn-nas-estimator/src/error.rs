@@ -1,0 +1,53 @@
+//! The error type of performance estimation.
+
+use thiserror::Error;
+
+use burn_nas_data::DataError;
+use burn_nas_space::ArchError;
+use burn_nas_space::nn::NetError;
+
+/// Why an architecture could not be estimated.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum EstimatorError {
+    /// Loading or batching data failed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The network could not be built.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// The architecture is invalid.
+    #[error(transparent)]
+    Arch(#[from] ArchError),
+    /// A setting is impossible (zero epochs, a fraction outside (0, 1], …).
+    #[error("invalid setting `{field}`: {reason}")]
+    InvalidSetting {
+        /// The setting's name.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Training diverged: the loss became NaN or infinite.
+    #[error("training diverged at epoch {epoch}, step {step}: loss = {loss}")]
+    Diverged {
+        /// Epoch (0-based).
+        epoch: usize,
+        /// Step within the epoch.
+        step: usize,
+        /// The loss value.
+        loss: f32,
+    },
+    /// The strategy's sampler failed while the estimator was preparing.
+    #[error("sampling an architecture failed: {0}")]
+    Sampler(String),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = EstimatorError> = std::result::Result<T, E>;
+
+pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> EstimatorError {
+    EstimatorError::InvalidSetting {
+        field,
+        reason: reason.into(),
+    }
+}

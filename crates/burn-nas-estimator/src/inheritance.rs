@@ -1,0 +1,198 @@
+//! [`WeightInheritance`]: a child proposed as a mutation of an evaluated parent starts from the
+//! parent's weights wherever they fit (network-morphism-style warm start).
+
+use std::collections::{HashMap, VecDeque};
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::{Tensor, TensorData};
+use burn_nas_space::Architecture;
+
+use crate::curve::EpochwiseEstimator;
+use crate::error::Result;
+use crate::estimate::{Estimate, Estimator};
+use crate::factory::ChildFactory;
+use crate::from_scratch::TrainFromScratch;
+use crate::reward::Objective;
+use crate::train::{Control, EpochStats};
+
+/// Parameter values by path (`cells.3.ops.5.Sep.first.depthwise.weight`).
+type Weights = HashMap<String, (Vec<usize>, TensorData)>;
+
+struct Collect {
+    path: Vec<String>,
+    out: Weights,
+}
+
+impl ModuleVisitor for Collect {
+    fn enter_module(&mut self, name: &str, _container: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let value = param.val();
+        self.out.insert(
+            self.path.join("."),
+            (value.dims().to_vec(), value.into_data()),
+        );
+    }
+}
+
+struct Inherit<'a> {
+    path: Vec<String>,
+    from: &'a Weights,
+    copied: usize,
+    total: usize,
+}
+
+impl ModuleMapper for Inherit<'_> {
+    fn enter_module(&mut self, name: &str, _container: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        self.total += 1;
+        let Some((dims, data)) = self.from.get(&self.path.join(".")) else {
+            return param;
+        };
+        if dims.as_slice() != param.shape().dims::<D>().as_slice() {
+            return param;
+        }
+        self.copied += 1;
+        param.map(|t| {
+            let device = t.device();
+            let grad = t.is_require_grad();
+            let fresh = Tensor::<D>::from_data(data.clone(), &device);
+            if grad { fresh.require_grad() } else { fresh }
+        })
+    }
+}
+
+/// Copies every parameter (and batch-norm statistic) of `parent` into `child` whose path and
+/// shape match; returns the child and (copied, total) parameter tensors.
+pub fn inherit_weights<M: Module, P: Module>(parent: &P, child: M) -> (M, usize, usize) {
+    let mut collect = Collect {
+        path: Vec::new(),
+        out: HashMap::new(),
+    };
+    parent.visit(&mut collect);
+    let mut mapper = Inherit {
+        path: Vec::new(),
+        from: &collect.out,
+        copied: 0,
+        total: 0,
+    };
+    let child = child.map(&mut mapper);
+    let (copied, total) = (mapper.copied, mapper.total);
+    (child, copied, total)
+}
+
+/// Train-from-scratch estimation where a mutated child inherits its parent's trained weights
+/// for every parameter whose path and shape match; the rest initialise fresh. Trained networks
+/// of the last `capacity` estimated architectures are kept (in memory, without autodiff) so
+/// that their children can inherit from them.
+#[derive(Debug)]
+pub struct WeightInheritance<F: ChildFactory<A>, A> {
+    inner: TrainFromScratch<F>,
+    store: HashMap<String, F::Net>,
+    order: VecDeque<String>,
+    capacity: usize,
+}
+
+impl<A: Architecture, F: ChildFactory<A>> WeightInheritance<F, A> {
+    /// Wraps a train-from-scratch estimator, keeping the networks of the last `capacity`
+    /// architectures (e.g. the evolution population size).
+    pub fn new(inner: TrainFromScratch<F>, capacity: usize) -> Self {
+        WeightInheritance {
+            inner,
+            store: HashMap::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Number of trained networks kept for inheritance.
+    pub fn stored(&self) -> usize {
+        self.store.len()
+    }
+
+    fn keep(&mut self, key: String, net: F::Net) {
+        if self.store.insert(key.clone(), net).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.store.remove(&old);
+            }
+        }
+    }
+}
+
+impl<A: Architecture, F: ChildFactory<A>> Estimator<A> for WeightInheritance<F, A> {
+    fn estimate(&mut self, arch: &A) -> Result<Estimate> {
+        self.estimate_watched(arch, None, &mut |_| Control::Continue)
+    }
+
+    fn estimate_child(&mut self, arch: &A, parent: Option<&A>) -> Result<Estimate> {
+        self.estimate_watched(arch, parent, &mut |_| Control::Continue)
+    }
+}
+
+impl<A: Architecture, F: ChildFactory<A>> EpochwiseEstimator<A> for WeightInheritance<F, A> {
+    fn planned_epochs(&self) -> usize {
+        self.inner.fidelity().epochs
+    }
+
+    fn objective(&self) -> &Objective {
+        self.inner.objective()
+    }
+
+    fn estimate_watched(
+        &mut self,
+        arch: &A,
+        parent: Option<&A>,
+        on_epoch: &mut dyn FnMut(&EpochStats) -> Control,
+    ) -> Result<Estimate> {
+        let parent_net = parent.and_then(|p| self.store.get(&p.to_json()));
+        let (estimate, net) = self.inner.run(
+            arch,
+            |child| match parent_net {
+                Some(p) => {
+                    let (child, copied, total) = inherit_weights(p, child);
+                    log::debug!("inherited {copied} of {total} parameter tensors");
+                    (child, copied > 0)
+                }
+                None => (child, false),
+            },
+            on_epoch,
+        )?;
+        self.keep(arch.to_json(), net.valid());
+        Ok(estimate)
+    }
+}
+
+impl<A, F: ChildFactory<A>> EpochwiseEstimator<A> for TrainFromScratch<F> {
+    fn planned_epochs(&self) -> usize {
+        self.fidelity().epochs
+    }
+
+    fn objective(&self) -> &Objective {
+        TrainFromScratch::objective(self)
+    }
+
+    fn estimate_watched(
+        &mut self,
+        arch: &A,
+        _parent: Option<&A>,
+        on_epoch: &mut dyn FnMut(&EpochStats) -> Control,
+    ) -> Result<Estimate> {
+        Ok(self.run(arch, |n| (n, false), on_epoch)?.0)
+    }
+}

@@ -1,0 +1,261 @@
+//! [`SharedWeights`]: ENAS one-shot estimation — one supernet trained on sampled
+//! architectures, every architecture scored with the shared weights.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor};
+use burn_nas_data::{Augmentation, Batcher, epoch_batches};
+use burn_nas_space::nn::{MacroSupernet, MicroSupernet, Mode, NetError};
+use burn_nas_space::{MacroArch, MicroArch};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::clip::clip_global_norm;
+use crate::error::{EstimatorError, Result, invalid};
+use crate::estimate::{Estimate, Estimator, Metrics};
+use crate::reward::Objective;
+use crate::task::Task;
+use crate::train::{TrainConfig, correct};
+
+/// A weight-sharing network: runs any architecture of its space with the shared weights.
+pub trait Supernet<A>: Module {
+    /// Logits of `arch`'s path.
+    ///
+    /// # Errors
+    /// `arch` is not in the supernet's space.
+    fn forward_arch(&self, images: Tensor<4>, arch: &A, mode: Mode) -> Result<Tensor<2>, NetError>;
+}
+
+impl Supernet<MicroArch> for MicroSupernet {
+    fn forward_arch(
+        &self,
+        images: Tensor<4>,
+        arch: &MicroArch,
+        mode: Mode,
+    ) -> Result<Tensor<2>, NetError> {
+        self.forward(images, arch, mode)
+    }
+}
+
+impl Supernet<MacroArch> for MacroSupernet {
+    fn forward_arch(
+        &self,
+        images: Tensor<4>,
+        arch: &MacroArch,
+        mode: Mode,
+    ) -> Result<Tensor<2>, NetError> {
+        self.forward(images, arch, mode)
+    }
+}
+
+/// ENAS's performance estimator. `prepare` trains the shared weights for one epoch with a
+/// freshly sampled architecture per minibatch (SGD, Nesterov, cosine warm restarts, weight
+/// decay, global norm clipping, augmentation: [`TrainConfig`]); `estimate` returns the accuracy
+/// of an architecture on the next validation minibatch (cycling through the validation split)
+/// with the shared weights, without autodiff. Batch norm uses batch statistics while scoring,
+/// as the reference code does ([`Mode::SCORE`]); [`with_eval_bn`](Self::with_eval_bn) switches
+/// to running statistics.
+pub struct SharedWeights<S> {
+    supernet: Option<S>,
+    scorer: Option<S>,
+    optimizer: ModuleOptimizer,
+    task: Task,
+    training: TrainConfig,
+    device: Device,
+    train_batcher: Batcher,
+    eval_batcher: Batcher,
+    rng: ChaCha8Rng,
+    epoch: usize,
+    valid_batch_size: usize,
+    valid_cursor: usize,
+    score_mode: Mode,
+    objective: Objective,
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for SharedWeights<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedWeights")
+            .field("epoch", &self.epoch)
+            .field("training", &self.training)
+            .field("valid_batch_size", &self.valid_batch_size)
+            .field("score_mode", &self.score_mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Module> SharedWeights<S> {
+    /// Shares the weights of `supernet` (built on `device.autodiff()`), trained with `training`
+    /// on `task.train` and scored on minibatches of `valid_batch_size` validation images.
+    ///
+    /// # Errors
+    /// Invalid settings.
+    pub fn new(
+        supernet: S,
+        task: &Task,
+        training: TrainConfig,
+        valid_batch_size: usize,
+        device: Device,
+    ) -> Result<Self> {
+        training.validate()?;
+        if valid_batch_size == 0 {
+            return Err(invalid("valid_batch_size", "must be at least 1"));
+        }
+        let ad = device.clone().autodiff();
+        Ok(SharedWeights {
+            supernet: Some(supernet.to_device(&ad)),
+            scorer: None,
+            optimizer: training.optimizer(),
+            train_batcher: Batcher::new(task.normalization.clone(), ad),
+            eval_batcher: Batcher::new(task.normalization.clone(), device.clone()),
+            rng: ChaCha8Rng::seed_from_u64(training.seed),
+            task: task.clone(),
+            training,
+            device,
+            epoch: 0,
+            valid_batch_size,
+            valid_cursor: 0,
+            score_mode: Mode::SCORE,
+            objective: Objective::default(),
+        })
+    }
+
+    /// Scores with running batch-norm statistics instead of batch statistics.
+    pub fn with_eval_bn(mut self) -> Self {
+        self.score_mode = Mode::EVAL;
+        self
+    }
+
+    /// Uses `objective` for rewards (default: validation accuracy).
+    pub fn with_objective(mut self, objective: Objective) -> Self {
+        self.objective = objective;
+        self
+    }
+
+    /// Shared-weight epochs trained so far.
+    pub fn epochs(&self) -> usize {
+        self.epoch
+    }
+
+    /// The supernet (on the autodiff device).
+    pub fn supernet(&self) -> Option<&S> {
+        self.supernet.as_ref()
+    }
+
+    fn scorer(&mut self) -> Option<&S> {
+        if self.scorer.is_none() {
+            self.scorer = self.supernet.as_ref().map(Module::valid);
+        }
+        self.scorer.as_ref()
+    }
+}
+
+impl<S: Module> SharedWeights<S> {
+    /// Trains the shared weights for one epoch, sampling a new architecture per minibatch.
+    ///
+    /// # Errors
+    /// Sampling, data, or divergence errors.
+    pub fn train_epoch<A>(&mut self, sampler: &mut dyn FnMut() -> Result<A>) -> Result<f64>
+    where
+        S: Supernet<A>,
+    {
+        let batches = epoch_batches(
+            self.task.train.len(),
+            self.training.batch_size,
+            Some(&mut self.rng),
+            false,
+        )?;
+        let steps = batches.len().max(1);
+        let mut net = self
+            .supernet
+            .take()
+            .ok_or_else(|| invalid("supernet", "lost after a failed step"))?;
+        self.scorer = None;
+        let mut loss_sum = 0.0;
+        let aug: Option<Augmentation> =
+            (!self.training.augmentation.is_none()).then(|| self.training.augmentation.clone());
+        for (step, indices) in batches.iter().enumerate() {
+            let arch = sampler()?;
+            let (x, y) = match &aug {
+                Some(a) => {
+                    self.train_batcher
+                        .batch(&self.task.train, indices, Some((a, &mut self.rng)))?
+                }
+                None => self.train_batcher.batch(&self.task.train, indices, None)?,
+            };
+            let logits = net.forward_arch(x, &arch, Mode::TRAIN)?;
+            let loss = CrossEntropyLossConfig::new()
+                .init(&logits.device())
+                .forward(logits, y);
+            let value = loss.clone().into_scalar::<f32>();
+            if !value.is_finite() {
+                return Err(EstimatorError::Diverged {
+                    epoch: self.epoch,
+                    step,
+                    loss: value,
+                });
+            }
+            loss_sum += f64::from(value);
+            let mut grads = GradientsParams::from_grads(loss.backward(), &net);
+            if let Some(max) = self.training.grad_clip {
+                clip_global_norm(&net, &mut grads, max);
+            }
+            let lr = self
+                .training
+                .lr
+                .at(self.epoch as f64 + step as f64 / steps as f64);
+            net = self.optimizer.step(lr, net, grads);
+        }
+        self.supernet = Some(net);
+        self.epoch += 1;
+        Ok(loss_sum / steps as f64)
+    }
+}
+
+impl<A, S: Supernet<A>> Estimator<A> for SharedWeights<S> {
+    fn prepare(&mut self, sampler: &mut dyn FnMut() -> Result<A>) -> Result<()> {
+        let loss = self.train_epoch(sampler)?;
+        log::info!(
+            "shared weights: epoch {} trained, mean loss {loss:.4}",
+            self.epoch
+        );
+        Ok(())
+    }
+
+    fn estimate(&mut self, arch: &A) -> Result<Estimate> {
+        let start = Instant::now();
+        let n = self.task.valid.len();
+        let size = self.valid_batch_size.min(n);
+        if self.valid_cursor + size > n {
+            self.valid_cursor = 0;
+        }
+        let indices: Vec<usize> = (self.valid_cursor..self.valid_cursor + size).collect();
+        self.valid_cursor += size;
+        let (x, y) = self.eval_batcher.batch(&self.task.valid, &indices, None)?;
+        let mode = self.score_mode;
+        let scorer = self
+            .scorer()
+            .ok_or_else(|| invalid("supernet", "lost after a failed step"))?;
+        let logits = scorer.forward_arch(x, arch, mode)?;
+        let accuracy = correct(logits, y) as f64 / size as f64;
+        let metrics = Metrics {
+            valid_accuracy: accuracy,
+            seconds: start.elapsed().as_secs_f64(),
+            ..Metrics::default()
+        };
+        Ok(Estimate {
+            reward: self.objective.of(&metrics),
+            metrics,
+        })
+    }
+}
+
+/// Device the estimator runs on.
+impl<S> SharedWeights<S> {
+    /// The plain (non-autodiff) device.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+}
