@@ -13,6 +13,8 @@
 //!   `remote:ws://host:3000`);
 //! * [`data`]: image datasets (CIFAR-10 binary, IDX / Fashion-MNIST with an embedded subset),
 //!   splits, augmentation, batching;
+//! * [`controller`]: search strategies (REINFORCE LSTM controller, random search, regularized
+//!   evolution);
 //! * [`estimator`]: child training and the performance estimators (low fidelity,
 //!   learning-curve extrapolation, weight inheritance, ENAS weight sharing).
 //!
@@ -31,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub use burn_nas_backend as backend;
+pub use burn_nas_controller as controller;
 pub use burn_nas_data as data;
 pub use burn_nas_estimator as estimator;
 pub use burn_nas_space as space;
@@ -43,6 +46,10 @@ pub struct ReadmeDoctests;
 /// The names most programs need, in one `use`.
 pub mod prelude {
     pub use burn_nas_backend::{DeviceError, DeviceSpec};
+    pub use burn_nas_controller::{
+        EvolutionConfig, Proposal, RandomSearch, RegularizedEvolution, Reinforce, ReinforceConfig,
+        SearchStrategy, StrategyError,
+    };
     pub use burn_nas_data::{Augmentation, DataError, ImageDataset};
     pub use burn_nas_estimator::{
         CurveExtrapolation, Estimate, Estimator, EstimatorError, Fidelity, SharedWeights, Task,

@@ -1,1 +1,29 @@
-//! placeholder
+//! Search strategies for [burn-nas](https://crates.io/crates/burn-nas). They see a space only
+//! through its decisions, so each works on every space.
+
+#![warn(missing_docs)]
+
+mod adam;
+mod config;
+mod error;
+mod params;
+mod policy;
+mod reinforce;
+mod strategy;
+pub mod synthetic;
+
+pub use adam::{Adam, AdamState};
+pub use config::{FixedBias, LearnedBias, ReinforceConfig};
+pub use params::TensorValues;
+pub use policy::Policy;
+pub use reinforce::{Reinforce, UpdateStats};
+
+pub use error::{Result, StrategyError};
+pub use strategy::{Proposal, SearchStrategy};
+
+mod evolution;
+mod mutation;
+mod random;
+pub use evolution::{EvolutionConfig, RegularizedEvolution};
+pub use mutation::mutate;
+pub use random::RandomSearch;

@@ -1,0 +1,365 @@
+//! [`Reinforce`]: the LSTM controller trained with REINFORCE (NAS-RL and ENAS).
+
+use std::collections::BTreeMap;
+
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor};
+use burn_nas_space::{Decision, SearchSpace};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::adam::{Adam, AdamState};
+use crate::config::ReinforceConfig;
+use crate::error::{Result, check_rewards, invalid, state};
+use crate::params::{TensorValues, export, import};
+use crate::policy::{Drive, Policy, Shaping};
+use crate::strategy::{Proposal, SearchStrategy};
+
+/// What the last controller update did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateStats {
+    /// Updates so far.
+    pub updates: u64,
+    /// The REINFORCE loss of the update.
+    pub loss: f64,
+    /// Mean reward of the batch (entropy bonus included).
+    pub mean_reward: f64,
+    /// Baseline after the update.
+    pub baseline: f64,
+    /// Mean entropy of the batch's samples.
+    pub entropy: f64,
+    /// Share of skip bits that were on (0 without skip decisions).
+    pub skip_density: f64,
+}
+
+type Heads = Vec<(String, usize)>;
+
+/// The heads of `space`, each decision's head, and the logit shaping of `config`.
+fn parts<S: SearchSpace>(
+    space: &S,
+    config: &ReinforceConfig,
+) -> Result<(Heads, Vec<Option<usize>>, Shaping)> {
+    let heads = space.decisions().heads()?;
+    let head_of = space
+        .decisions()
+        .as_slice()
+        .iter()
+        .map(|d| match d {
+            Decision::Categorical { head, .. } => heads.iter().position(|(h, _)| h == head),
+            _ => None,
+        })
+        .collect();
+    let groups = space.decisions().groups();
+    let mut fixed = vec![vec![None; heads.len()]; groups.len()];
+    for bias in &config.fixed_bias {
+        let Some(h) = heads.iter().position(|(name, _)| name == &bias.head) else {
+            return Err(invalid(
+                "fixed_bias",
+                format!("the space has no head `{}`", bias.head),
+            ));
+        };
+        if bias.bias.len() != heads[h].1 {
+            return Err(invalid(
+                "fixed_bias",
+                format!(
+                    "head `{}` has {} options, the bias {} values",
+                    bias.head,
+                    heads[h].1,
+                    bias.bias.len()
+                ),
+            ));
+        }
+        for (g, group) in groups.iter().enumerate() {
+            if group.name == bias.group {
+                fixed[g][h] = Some(bias.bias.iter().map(|&v| v as f32).collect());
+            }
+        }
+    }
+    let shaping = Shaping {
+        temperature: config.temperature,
+        tanh: config.tanh_constant,
+        op_reduce: config.op_tanh_reduce,
+        fixed,
+        skip_target: config.skip_target,
+    };
+    Ok((heads, head_of, shaping))
+}
+
+/// The REINFORCE LSTM controller.
+///
+/// An LSTM emits the space's decisions one by one: each categorical decision through its
+/// head's softmax, whose sampled value's embedding is the next input; each input choice
+/// through attention over the anchors of earlier blocks (the chosen anchor is the next input);
+/// each skip set through one sigmoid per earlier anchor (the mean of the chosen anchors is
+/// the next input). Logits are shaped `c · tanh(l / T)` as configured. Sampling runs without
+/// autodiff; [`observe`](SearchStrategy::observe) re-scores the sampled tokens under autodiff
+/// with the same code and takes one Adam step on
+/// `Σ_k −log π(a_k)·(R_k − b) / m + skip_weight · KL(p_skip ‖ target)`, where `b` is an
+/// exponential moving average of rewards and `R_k` includes the entropy bonus.
+pub struct Reinforce<S: SearchSpace> {
+    space: S,
+    config: ReinforceConfig,
+    device: Device,
+    policy: Policy,
+    sampler: Option<Policy>,
+    adam: Adam,
+    baseline: Option<f64>,
+    rng: ChaCha8Rng,
+    head_of: Vec<Option<usize>>,
+    shaping: Shaping,
+    stats: UpdateStats,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedReinforce {
+    strategy: String,
+    space: String,
+    config: ReinforceConfig,
+    weights: BTreeMap<String, TensorValues>,
+    adam: AdamState,
+    baseline: Option<f64>,
+    rng: ChaCha8Rng,
+    stats: UpdateStats,
+}
+
+impl<S: SearchSpace> Reinforce<S> {
+    /// A controller for `space` with `config`, running on `device` (a CPU device is plenty:
+    /// the controller is tiny).
+    ///
+    /// # Errors
+    /// Invalid settings, a bias whose length differs from its head's option count, or a space
+    /// whose heads are inconsistent.
+    pub fn new(space: S, config: ReinforceConfig, device: Device) -> Result<Self> {
+        config.validate()?;
+        let (heads, head_of, shaping) = parts(&space, &config)?;
+        let policy = Policy::new(&heads, &config, &device.clone().autodiff())?;
+        Ok(Reinforce {
+            shaping,
+            adam: Adam::new(config.lr, config.beta1, config.beta2, config.eps),
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            space,
+            config,
+            device,
+            policy,
+            sampler: None,
+            baseline: None,
+            head_of,
+            stats: UpdateStats::default(),
+        })
+    }
+
+    /// The space.
+    pub fn space(&self) -> &S {
+        &self.space
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ReinforceConfig {
+        &self.config
+    }
+
+    /// The moving-average baseline (`None` before the first update).
+    pub fn baseline(&self) -> Option<f64> {
+        self.baseline
+    }
+
+    /// Statistics of the last update.
+    pub fn stats(&self) -> &UpdateStats {
+        &self.stats
+    }
+
+    fn sample(&mut self, count: usize, greedy: bool) -> Result<Vec<Proposal<S::Arch>>> {
+        if self.sampler.is_none() {
+            self.sampler = Some(self.policy.valid());
+        }
+        let Some(sampler) = self.sampler.as_ref() else {
+            return Err(invalid("policy", "no sampling copy"));
+        };
+        let trace = sampler.run(
+            self.space.decisions(),
+            &self.head_of,
+            &self.shaping,
+            Drive::Sample {
+                rng: &mut self.rng,
+                greedy,
+                count,
+            },
+        )?;
+        let log_probs: Vec<f32> = trace.log_prob.into_data().iter::<f32>().collect();
+        let entropies: Vec<f32> = trace.entropy.into_data().iter::<f32>().collect();
+        trace
+            .tokens
+            .into_iter()
+            .zip(log_probs.into_iter().zip(entropies))
+            .map(|(tokens, (lp, ent))| {
+                Ok(Proposal {
+                    arch: self.space.decode(&tokens)?,
+                    tokens,
+                    parent: None,
+                    log_prob: Some(f64::from(lp)),
+                    entropy: Some(f64::from(ent)),
+                })
+            })
+            .collect()
+    }
+
+    /// The most likely architecture: the argmax of every decision in turn.
+    ///
+    /// # Errors
+    /// As [`SearchStrategy::propose`].
+    pub fn greedy(&mut self) -> Result<Proposal<S::Arch>> {
+        self.sample(1, true)?
+            .pop()
+            .ok_or_else(|| invalid("policy", "greedy pass produced nothing"))
+    }
+
+    /// Log-probability of `tokens` under the current policy, re-scored exactly as an update
+    /// scores them (teacher forcing, on the autodiff device).
+    ///
+    /// # Errors
+    /// Tokens that do not fit the space.
+    pub fn log_prob(&self, tokens: &[burn_nas_space::Token]) -> Result<f64> {
+        let rows = [tokens.to_vec()];
+        let trace = self.policy.run(
+            self.space.decisions(),
+            &self.head_of,
+            &self.shaping,
+            Drive::Replay(&rows),
+        )?;
+        Ok(f64::from(trace.log_prob.into_scalar::<f32>()))
+    }
+}
+
+impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
+    fn name(&self) -> &'static str {
+        "reinforce"
+    }
+
+    fn propose(&mut self, n: usize) -> Result<Vec<Proposal<S::Arch>>> {
+        self.sample(n, false)
+    }
+
+    fn observe(&mut self, results: &[(Proposal<S::Arch>, f64)]) -> Result<()> {
+        check_rewards(results.iter().map(|(_, r)| *r))?;
+        if results.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<_> = results.iter().map(|(p, _)| p.tokens.clone()).collect();
+        let trace = self.policy.run(
+            self.space.decisions(),
+            &self.head_of,
+            &self.shaping,
+            Drive::Replay(&rows),
+        )?;
+        let entropies: Vec<f32> = trace.entropy.clone().into_data().iter::<f32>().collect();
+        // The baseline moves sample by sample, as in the reference code; each sample's
+        // advantage is taken against the baseline before it.
+        let mut advantages = Vec::with_capacity(results.len());
+        let mut reward_sum = 0.0;
+        for ((_, reward), entropy) in results.iter().zip(&entropies) {
+            let reward = reward + self.config.entropy_weight * f64::from(*entropy);
+            let baseline = self.baseline.unwrap_or(reward);
+            advantages.push((reward - baseline) as f32);
+            self.baseline = Some(
+                self.config.baseline_decay * baseline + (1.0 - self.config.baseline_decay) * reward,
+            );
+            reward_sum += reward;
+        }
+        let m = results.len() as f64;
+        let device = trace.log_prob.device();
+        let advantage = Tensor::<1>::from_data(
+            burn::tensor::TensorData::new(advantages, [results.len()]),
+            &device,
+        );
+        let mut loss = (trace.log_prob * advantage).sum().neg() / m;
+        if self.config.entropy_loss_weight > 0.0 {
+            loss = loss - trace.entropy.clone().sum() * (self.config.entropy_loss_weight / m);
+        }
+        if let (Some((kl, bits)), true) = (trace.skip_kl, self.config.skip_weight > 0.0) {
+            loss = loss + kl.sum() * (self.config.skip_weight / (bits.max(1) as f64 * m));
+        }
+        let entropy_sum: f64 = entropies.iter().map(|&e| f64::from(e)).sum();
+        let (on, bits) = trace.skips;
+        let loss_value = f64::from(loss.clone().into_scalar::<f32>());
+        let grads = GradientsParams::from_grads(loss.backward(), &self.policy);
+        // Modules are cheap handles; the clone is replaced by the stepped policy at once.
+        let policy = self.policy.clone();
+        self.policy = self.adam.step(policy, &grads);
+        self.sampler = None;
+        self.stats = UpdateStats {
+            updates: self.stats.updates + 1,
+            loss: loss_value,
+            mean_reward: reward_sum / m,
+            baseline: self.baseline.unwrap_or(0.0),
+            entropy: entropy_sum / m,
+            skip_density: if bits == 0 {
+                0.0
+            } else {
+                on as f64 / bits as f64
+            },
+        };
+        Ok(())
+    }
+
+    fn save_state(&self) -> Result<serde_json::Value> {
+        let saved = SavedReinforce {
+            strategy: "reinforce".into(),
+            space: self.space.name().to_string(),
+            config: self.config.clone(),
+            weights: export(&self.policy),
+            adam: self.adam.state.clone(),
+            baseline: self.baseline,
+            rng: self.rng.clone(),
+            stats: self.stats.clone(),
+        };
+        serde_json::to_value(saved).map_err(|e| state("reinforce", e))
+    }
+
+    fn load_state(&mut self, value: &serde_json::Value) -> Result<()> {
+        let saved: SavedReinforce =
+            serde_json::from_value(value.clone()).map_err(|e| state("reinforce", e))?;
+        if saved.strategy != "reinforce" {
+            return Err(state(
+                "reinforce",
+                format!("the state is of strategy `{}`", saved.strategy),
+            ));
+        }
+        if saved.space != self.space.name() {
+            return Err(state(
+                "reinforce",
+                format!(
+                    "the state is for space `{}`, not `{}`",
+                    saved.space,
+                    self.space.name()
+                ),
+            ));
+        }
+        saved.config.validate()?;
+        let (heads, head_of, shaping) = parts(&self.space, &saved.config)?;
+        let fresh = Policy::new(&heads, &saved.config, &self.device.clone().autodiff())?;
+        let policy = import(fresh, &saved.weights).map_err(|missing| {
+            state(
+                "reinforce",
+                format!("weights missing or misshaped: {}", missing.join(", ")),
+            )
+        })?;
+        self.policy = policy;
+        self.head_of = head_of;
+        self.shaping = shaping;
+        self.sampler = None;
+        self.config = saved.config;
+        self.adam = Adam::new(
+            self.config.lr,
+            self.config.beta1,
+            self.config.beta2,
+            self.config.eps,
+        );
+        self.adam.state = saved.adam;
+        self.baseline = saved.baseline;
+        self.rng = saved.rng;
+        self.stats = saved.stats;
+        Ok(())
+    }
+}
