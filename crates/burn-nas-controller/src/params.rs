@@ -1,40 +1,11 @@
-//! Module parameters as plain data keyed by path, so a controller's weights and optimizer
-//! state can be written into a JSON state and read back exactly.
+//! The controller's weights as plain data (shared with weight inheritance in `burn-nas-space`),
+//! plus the path tracking its Adam state is keyed by.
 
-use std::collections::BTreeMap;
+use burn::module::Module;
+pub use burn_nas_space::nn::{ParamValues, TensorValues};
+use burn_nas_space::nn::{export_params, import_params};
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
-use burn::tensor::{Tensor, TensorData};
-use serde::{Deserialize, Serialize};
-
-/// One tensor's shape and values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TensorValues {
-    /// Shape.
-    pub dims: Vec<usize>,
-    /// Row-major values.
-    pub values: Vec<f32>,
-}
-
-impl TensorValues {
-    pub(crate) fn of<const D: usize>(t: Tensor<D>) -> Self {
-        TensorValues {
-            dims: t.dims().to_vec(),
-            values: t.into_data().iter::<f32>().collect(),
-        }
-    }
-
-    pub(crate) fn tensor<const D: usize>(
-        &self,
-        device: &burn::tensor::Device,
-    ) -> Option<Tensor<D>> {
-        let dims: [usize; D] = self.dims.clone().try_into().ok()?;
-        (dims.iter().product::<usize>() == self.values.len())
-            .then(|| Tensor::from_data(TensorData::new(self.values.clone(), dims), device))
-    }
-}
-
-/// A path-tracking helper for visitors and mappers.
+/// A path-tracking helper for mappers.
 #[derive(Default)]
 pub(crate) struct Path(Vec<String>);
 
@@ -50,84 +21,17 @@ impl Path {
     }
 }
 
-struct Export {
-    path: Path,
-    out: BTreeMap<String, TensorValues>,
-}
-
-impl ModuleVisitor for Export {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.enter(name);
-    }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.exit();
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.out
-            .insert(self.path.key(), TensorValues::of(param.val()));
-    }
-}
-
 /// Every float parameter of `module` by path.
-pub(crate) fn export<M: Module>(module: &M) -> BTreeMap<String, TensorValues> {
-    let mut v = Export {
-        path: Path::default(),
-        out: BTreeMap::new(),
-    };
-    module.visit(&mut v);
-    v.out
+pub(crate) fn export<M: Module>(module: &M) -> ParamValues {
+    export_params(module)
 }
 
-struct Import<'a> {
-    path: Path,
-    from: &'a BTreeMap<String, TensorValues>,
-    missing: Vec<String>,
-}
-
-impl ModuleMapper for Import<'_> {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.enter(name);
-    }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.exit();
-    }
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let key = self.path.key();
-        let Some(saved) = self.from.get(&key) else {
-            self.missing.push(key);
-            return param;
-        };
-        if saved.dims.as_slice() != param.shape().dims::<D>().as_slice() {
-            self.missing.push(format!("{key} (shape {:?})", saved.dims));
-            return param;
-        }
-        param.map(|t| {
-            let device = t.device();
-            let grad = t.is_require_grad();
-            match saved.tensor::<D>(&device) {
-                Some(fresh) if grad => fresh.require_grad(),
-                Some(fresh) => fresh,
-                None => t,
-            }
-        })
-    }
-}
-
-/// `module` with every parameter replaced by the saved value of the same path; the paths that
-/// were missing or of another shape are returned as errors.
-pub(crate) fn import<M: Module>(
-    module: M,
-    from: &BTreeMap<String, TensorValues>,
-) -> Result<M, Vec<String>> {
-    let mut m = Import {
-        path: Path::default(),
-        from,
-        missing: Vec::new(),
-    };
-    let module = module.map(&mut m);
-    if m.missing.is_empty() {
+/// `module` with every parameter replaced by its saved value; every parameter must have one.
+pub(crate) fn import<M: Module>(module: M, from: &ParamValues) -> Result<M, Vec<String>> {
+    let (module, report) = import_params(module, from);
+    if report.kept.is_empty() {
         Ok(module)
     } else {
-        Err(m.missing)
+        Err(report.kept)
     }
 }

@@ -3,9 +3,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
-use burn::tensor::{Tensor, TensorData};
+use burn::module::Module;
 use burn_nas_space::Architecture;
+use burn_nas_space::nn::{export_params, import_params};
 
 use crate::curve::EpochwiseEstimator;
 use crate::error::Result;
@@ -15,83 +15,11 @@ use crate::from_scratch::TrainFromScratch;
 use crate::reward::Objective;
 use crate::train::{Control, EpochStats};
 
-/// Parameter values by path (`cells.3.ops.5.Sep.first.depthwise.weight`).
-type Weights = HashMap<String, (Vec<usize>, TensorData)>;
-
-struct Collect {
-    path: Vec<String>,
-    out: Weights,
-}
-
-impl ModuleVisitor for Collect {
-    fn enter_module(&mut self, name: &str, _container: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container: &str) {
-        self.path.pop();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let value = param.val();
-        self.out.insert(
-            self.path.join("."),
-            (value.dims().to_vec(), value.into_data()),
-        );
-    }
-}
-
-struct Inherit<'a> {
-    path: Vec<String>,
-    from: &'a Weights,
-    copied: usize,
-    total: usize,
-}
-
-impl ModuleMapper for Inherit<'_> {
-    fn enter_module(&mut self, name: &str, _container: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container: &str) {
-        self.path.pop();
-    }
-
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        self.total += 1;
-        let Some((dims, data)) = self.from.get(&self.path.join(".")) else {
-            return param;
-        };
-        if dims.as_slice() != param.shape().dims::<D>().as_slice() {
-            return param;
-        }
-        self.copied += 1;
-        param.map(|t| {
-            let device = t.device();
-            let grad = t.is_require_grad();
-            let fresh = Tensor::<D>::from_data(data.clone(), &device);
-            if grad { fresh.require_grad() } else { fresh }
-        })
-    }
-}
-
 /// Copies every parameter (and batch-norm statistic) of `parent` into `child` whose path and
 /// shape match; returns the child and (copied, total) parameter tensors.
 pub fn inherit_weights<M: Module, P: Module>(parent: &P, child: M) -> (M, usize, usize) {
-    let mut collect = Collect {
-        path: Vec::new(),
-        out: HashMap::new(),
-    };
-    parent.visit(&mut collect);
-    let mut mapper = Inherit {
-        path: Vec::new(),
-        from: &collect.out,
-        copied: 0,
-        total: 0,
-    };
-    let child = child.map(&mut mapper);
-    let (copied, total) = (mapper.copied, mapper.total);
-    (child, copied, total)
+    let (child, report) = import_params(child, &export_params(parent));
+    (child, report.copied, report.copied + report.kept.len())
 }
 
 /// Train-from-scratch estimation where a mutated child inherits its parent's trained weights

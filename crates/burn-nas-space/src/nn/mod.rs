@@ -19,6 +19,7 @@ mod micro_supernet;
 mod mode;
 mod nas_rl_net;
 pub mod ops;
+mod params;
 
 use burn::tensor::Tensor;
 use thiserror::Error;
@@ -31,6 +32,7 @@ pub use micro_net::{MicroNet, MicroNetConfig};
 pub use micro_supernet::{MicroSupernet, MicroSupernetConfig};
 pub use mode::Mode;
 pub use nas_rl_net::{NasRlNet, NasRlNetConfig};
+pub use params::{ImportReport, ParamValues, TensorValues, export_params, import_params};
 
 /// Why a network could not be built or run.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
