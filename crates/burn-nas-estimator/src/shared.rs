@@ -4,21 +4,19 @@
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor};
-use burn_nas_data::{Augmentation, Batcher, epoch_batches};
+use burn_nas_data::{Batcher, epoch_batches};
 use burn_nas_space::nn::{MacroSupernet, MicroSupernet, Mode, NetError};
 use burn_nas_space::{MacroArch, MicroArch};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::clip::clip_global_norm;
-use crate::error::{EstimatorError, Result, invalid};
+use crate::error::{Result, invalid};
 use crate::estimate::{Estimate, Estimator, Metrics};
 use crate::reward::Objective;
 use crate::task::Task;
-use crate::train::{TrainConfig, correct};
+use crate::train::{TrainConfig, correct, cross_entropy, descend, finite_loss, training_batch};
 
 /// A weight-sharing network: runs any architecture of its space with the shared weights.
 pub trait Supernet<A>: Module {
@@ -174,39 +172,23 @@ impl<S: Module> SharedWeights<S> {
             .ok_or_else(|| invalid("supernet", "lost after a failed step"))?;
         self.scorer = None;
         let mut loss_sum = 0.0;
-        let aug: Option<Augmentation> =
-            (!self.training.augmentation.is_none()).then(|| self.training.augmentation.clone());
         for (step, indices) in batches.iter().enumerate() {
             let arch = sampler()?;
-            let (x, y) = match &aug {
-                Some(a) => {
-                    self.train_batcher
-                        .batch(&self.task.train, indices, Some((a, &mut self.rng)))?
-                }
-                None => self.train_batcher.batch(&self.task.train, indices, None)?,
-            };
+            let (x, y) = training_batch(
+                &self.training,
+                &self.train_batcher,
+                &self.task.train,
+                indices,
+                &mut self.rng,
+            )?;
             let logits = net.forward_arch(x, &arch, Mode::TRAIN)?;
-            let loss = CrossEntropyLossConfig::new()
-                .init(&logits.device())
-                .forward(logits, y);
-            let value = loss.clone().into_scalar::<f32>();
-            if !value.is_finite() {
-                return Err(EstimatorError::Diverged {
-                    epoch: self.epoch,
-                    step,
-                    loss: value,
-                });
-            }
-            loss_sum += f64::from(value);
-            let mut grads = GradientsParams::from_grads(loss.backward(), &net);
-            if let Some(max) = self.training.grad_clip {
-                clip_global_norm(&net, &mut grads, max);
-            }
+            let loss = cross_entropy(logits, y);
+            loss_sum += f64::from(finite_loss(&loss, self.epoch, step)?);
             let lr = self
                 .training
                 .lr
                 .at(self.epoch as f64 + step as f64 / steps as f64);
-            net = self.optimizer.step(lr, net, grads);
+            net = descend(net, loss, &self.training, &mut self.optimizer, lr);
         }
         self.supernet = Some(net);
         self.epoch += 1;

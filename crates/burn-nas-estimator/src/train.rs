@@ -164,7 +164,7 @@ impl TrainReport {
     }
 }
 
-fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
+pub(crate) fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
     CrossEntropyLossConfig::new()
         .init(&logits.device())
         .forward(logits, labels)
@@ -179,6 +179,51 @@ pub(crate) fn correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
         .sum()
         .into_scalar::<i64>()
         .max(0) as usize
+}
+
+/// A training minibatch: augmented with `rng` when the config asks for augmentation.
+pub(crate) fn training_batch(
+    config: &TrainConfig,
+    batcher: &Batcher,
+    data: &ImageDataset,
+    indices: &[usize],
+    rng: &mut ChaCha8Rng,
+) -> Result<(Tensor<4>, Tensor<1, Int>)> {
+    let augment = (!config.augmentation.is_none()).then_some(&config.augmentation);
+    Ok(match augment {
+        Some(a) => batcher.batch(data, indices, Some((a, rng)))?,
+        None => batcher.batch(data, indices, None)?,
+    })
+}
+
+/// The loss value, or [`EstimatorError::Diverged`] when it is not finite.
+pub(crate) fn finite_loss(loss: &Tensor<1>, epoch: usize, step: usize) -> Result<f32> {
+    let value = loss.clone().into_scalar::<f32>();
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(EstimatorError::Diverged {
+            epoch,
+            step,
+            loss: value,
+        })
+    }
+}
+
+/// Backpropagates `loss`, clips the gradients' global norm as configured and takes one
+/// optimizer step at rate `lr`.
+pub(crate) fn descend<M: burn::module::Module>(
+    net: M,
+    loss: Tensor<1>,
+    config: &TrainConfig,
+    optim: &mut burn::optim::ModuleOptimizer,
+    lr: f64,
+) -> M {
+    let mut grads = GradientsParams::from_grads(loss.backward(), &net);
+    if let Some(max) = config.grad_clip {
+        clip_global_norm(&net, &mut grads, max);
+    }
+    optim.step(lr, net, grads)
 }
 
 /// Loss and accuracy of `net` on `data` in evaluation mode, without autodiff.
@@ -233,7 +278,6 @@ pub fn train<N: Network>(
         curve: Vec::with_capacity(config.epochs),
         stopped_early: false,
     };
-    let augment = (!config.augmentation.is_none()).then_some(&config.augmentation);
     for epoch in 0..config.epochs {
         let start = Instant::now();
         let batches = epoch_batches(task.train.len(), config.batch_size, Some(&mut rng), true)?;
@@ -244,32 +288,18 @@ pub fn train<N: Network>(
         let lr0 = config.lr.at(epoch as f64);
         for (step, indices) in batches.iter().enumerate() {
             let progress = (epoch as f64 + step as f64 / steps as f64) / config.epochs as f64;
-            let (x, y) = match augment {
-                Some(a) => train_batcher.batch(&task.train, indices, Some((a, &mut rng)))?,
-                None => train_batcher.batch(&task.train, indices, None)?,
-            };
+            let (x, y) = training_batch(config, &train_batcher, &task.train, indices, &mut rng)?;
             let out = net.forward_output(x, Mode::train(progress));
             let mut loss = cross_entropy(out.logits.clone(), y.clone());
             if let Some((aux, weight)) = out.aux {
                 loss = loss + cross_entropy(aux, y.clone()) * weight;
             }
-            let value = loss.clone().into_scalar::<f32>();
-            if !value.is_finite() {
-                return Err(EstimatorError::Diverged {
-                    epoch,
-                    step,
-                    loss: value,
-                });
-            }
+            let value = finite_loss(&loss, epoch, step)?;
             loss_sum += f64::from(value) * indices.len() as f64;
             hits += correct(out.logits.detach(), y);
             seen += indices.len();
-            let mut grads = GradientsParams::from_grads(loss.backward(), &net);
-            if let Some(max) = config.grad_clip {
-                clip_global_norm(&net, &mut grads, max);
-            }
             let lr = config.lr.at(epoch as f64 + step as f64 / steps as f64);
-            net = optim.step(lr, net, grads);
+            net = descend(net, loss, config, &mut optim, lr);
         }
         let valid = evaluate(&net, &task.valid, &eval_batcher, config.eval_batch_size)?;
         let stats = EpochStats {
