@@ -16,7 +16,9 @@
 //! * [`controller`]: search strategies (REINFORCE LSTM controller, random search, regularized
 //!   evolution);
 //! * [`estimator`]: child training and the performance estimators (low fidelity,
-//!   learning-curve extrapolation, weight inheritance, ENAS weight sharing).
+//!   learning-curve extrapolation, weight inheritance, ENAS weight sharing), retraining;
+//! * [`search`]: the search loop — rounds, budgets, derivation, run directories (architecture
+//!   JSON and DOT, history, reward plot, summary, weights), checkpoints and exact resume.
 //!
 //! ```
 //! use burn_nas::prelude::*;
@@ -36,6 +38,7 @@ pub use burn_nas_backend as backend;
 pub use burn_nas_controller as controller;
 pub use burn_nas_data as data;
 pub use burn_nas_estimator as estimator;
+pub use burn_nas_search as search;
 pub use burn_nas_space as space;
 
 /// The README's examples, compiled and run as doctests.
@@ -52,8 +55,11 @@ pub mod prelude {
     };
     pub use burn_nas_data::{Augmentation, DataError, ImageDataset};
     pub use burn_nas_estimator::{
-        CurveExtrapolation, Estimate, Estimator, EstimatorError, Fidelity, SharedWeights, Task,
-        TrainConfig, TrainFromScratch, WeightInheritance,
+        CurveExtrapolation, Estimate, Estimator, EstimatorError, Fidelity, MacroChild, MicroChild,
+        NasRlChild, SharedWeights, Task, TrainConfig, TrainFromScratch, WeightInheritance,
+    };
+    pub use burn_nas_search::{
+        Budget, Derive, Outcome, RunDir, Search, SearchConfig, SearchError, Status, Summary,
     };
     pub use burn_nas_space::nn::{
         MacroNetConfig, MacroSupernetConfig, MicroNetConfig, MicroSupernetConfig, Mode,

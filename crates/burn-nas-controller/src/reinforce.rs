@@ -237,6 +237,10 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
         "reinforce"
     }
 
+    fn baseline(&self) -> Option<f64> {
+        self.baseline
+    }
+
     fn propose(&mut self, n: usize) -> Result<Vec<Proposal<S::Arch>>> {
         self.sample(n, false)
     }

@@ -53,6 +53,12 @@ pub trait SearchStrategy<A> {
     /// Non-finite rewards, or proposals that do not belong to the space.
     fn observe(&mut self, results: &[(Proposal<A>, f64)]) -> Result<()>;
 
+    /// The reward baseline the strategy compares rewards with (REINFORCE's moving average),
+    /// for reports; `None` for strategies without one.
+    fn baseline(&self) -> Option<f64> {
+        None
+    }
+
     /// Architectures for the final answer: by default `n` fresh proposals (REINFORCE samples
     /// from its trained policy).
     ///

@@ -1,11 +1,14 @@
 //! [`CurveExtrapolation`]: train a few epochs, fit the learning curve, stop runs predicted to
 //! end below the incumbent (Domhan et al. 2015, in its simplest robust form).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::estimate::{Estimate, Estimator};
+use crate::estimate::{BatchObserver, Estimate, Estimator};
 use crate::reward::Objective;
+use crate::state::EstimatorState;
 use crate::train::{Control, EpochStats};
 
 /// The saturating curve families fitted to validation accuracy `y` over epochs `t`.
@@ -197,5 +200,40 @@ impl<A, E: EpochwiseEstimator<A>> Estimator<A> for CurveExtrapolation<E> {
             self.incumbent = Some(self.incumbent.map_or(acc, |i| i.max(acc)));
         }
         Ok(estimate)
+    }
+
+    fn name(&self) -> &'static str {
+        "curve-extrapolation"
+    }
+
+    fn save_state(&self) -> Result<EstimatorState> {
+        let mut state = self.inner.save_state()?;
+        state.json = serde_json::json!({
+            "incumbent": self.incumbent,
+            "epochs_saved": self.epochs_saved,
+            "inner": state.json,
+        });
+        Ok(state)
+    }
+
+    fn load_state(&mut self, state: &EstimatorState) -> Result<()> {
+        #[derive(serde::Deserialize)]
+        struct Saved {
+            incumbent: Option<f64>,
+            epochs_saved: usize,
+            inner: serde_json::Value,
+        }
+        let saved: Saved = state.parse("curve-extrapolation state")?;
+        self.inner.load_state(&EstimatorState {
+            json: saved.inner,
+            blobs: state.blobs.clone(),
+        })?;
+        self.incumbent = saved.incumbent;
+        self.epochs_saved = saved.epochs_saved;
+        Ok(())
+    }
+
+    fn set_batch_observer(&mut self, observer: Option<Arc<dyn BatchObserver>>) {
+        self.inner.set_batch_observer(observer);
     }
 }

@@ -37,6 +37,9 @@ pub enum EstimatorError {
         /// The loss value.
         loss: f32,
     },
+    /// A saved estimator state could not be written or read back.
+    #[error("estimator state: {0}")]
+    State(String),
     /// The strategy's sampler failed while the estimator was preparing.
     #[error("sampling an architecture failed: {0}")]
     Sampler(String),

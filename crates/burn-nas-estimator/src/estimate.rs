@@ -1,8 +1,11 @@
 //! The [`Estimator`] trait and what it returns.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::state::EstimatorState;
 
 /// Everything measured while estimating one architecture.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -69,5 +72,89 @@ pub trait Estimator<A> {
     fn estimate_child(&mut self, arch: &A, parent: Option<&A>) -> Result<Estimate> {
         let _ = parent;
         self.estimate(arch)
+    }
+
+    /// A short name for logs and reports.
+    fn name(&self) -> &'static str {
+        "estimator"
+    }
+
+    /// Everything the estimator has learned or counted (shared weights and their optimizer,
+    /// RNG, counters, incumbents, networks kept for inheritance), so that a search resumes
+    /// exactly. Stateless estimators keep the default (empty state).
+    ///
+    /// # Errors
+    /// The state cannot be serialized.
+    fn save_state(&self) -> Result<EstimatorState> {
+        Ok(EstimatorState::default())
+    }
+
+    /// Restores a state written by [`save_state`](Self::save_state) of an estimator built with
+    /// the same settings.
+    ///
+    /// # Errors
+    /// [`EstimatorError::State`](crate::EstimatorError::State) for a damaged or foreign state.
+    fn load_state(&mut self, state: &EstimatorState) -> Result<()> {
+        let _ = state;
+        Ok(())
+    }
+
+    /// Sets (or clears) the observer told about every training minibatch, e.g. a progress bar.
+    fn set_batch_observer(&mut self, observer: Option<Arc<dyn BatchObserver>>) {
+        let _ = observer;
+    }
+}
+
+/// Told about every training minibatch an estimator runs (progress bars, logging).
+pub trait BatchObserver: Send + Sync {
+    /// `done` of `total` minibatches of the current pass (a shared-weights epoch or one child's
+    /// epoch) are finished; `loss` is the last minibatch's training loss.
+    fn on_batch(&self, done: usize, total: usize, loss: f64);
+}
+
+/// Where an estimator keeps its [`BatchObserver`] (a `Debug` wrapper).
+#[derive(Clone, Default)]
+pub(crate) struct ObserverSlot(pub(crate) Option<Arc<dyn BatchObserver>>);
+
+impl ObserverSlot {
+    pub(crate) fn notify(&self, done: usize, total: usize, loss: f64) {
+        if let Some(o) = &self.0 {
+            o.on_batch(done, total, loss);
+        }
+    }
+}
+
+impl std::fmt::Debug for ObserverSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Some(observer)"
+        } else {
+            "None"
+        })
+    }
+}
+
+/// A boxed estimator (e.g. chosen at run time) is an estimator.
+impl<A, E: Estimator<A> + ?Sized> Estimator<A> for Box<E> {
+    fn prepare(&mut self, sampler: &mut dyn FnMut() -> Result<A>) -> Result<()> {
+        (**self).prepare(sampler)
+    }
+    fn estimate(&mut self, arch: &A) -> Result<Estimate> {
+        (**self).estimate(arch)
+    }
+    fn estimate_child(&mut self, arch: &A, parent: Option<&A>) -> Result<Estimate> {
+        (**self).estimate_child(arch, parent)
+    }
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn save_state(&self) -> Result<EstimatorState> {
+        (**self).save_state()
+    }
+    fn load_state(&mut self, state: &EstimatorState) -> Result<()> {
+        (**self).load_state(state)
+    }
+    fn set_batch_observer(&mut self, observer: Option<Arc<dyn BatchObserver>>) {
+        (**self).set_batch_observer(observer);
     }
 }

@@ -1,17 +1,19 @@
 //! [`TrainFromScratch`]: train each child from scratch at a chosen fidelity (NAS-RL's estimator).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use burn::tensor::Device;
 use burn_nas_space::nn::Network;
 
 use crate::error::Result;
-use crate::estimate::{Estimate, Estimator, Metrics};
+use crate::estimate::{BatchObserver, Estimate, Estimator, Metrics, ObserverSlot};
 use crate::factory::{ChildFactory, ImageShape};
 use crate::fidelity::Fidelity;
 use crate::reward::Objective;
+use crate::state::EstimatorState;
 use crate::task::Task;
-use crate::train::{Control, EpochStats, TrainConfig, TrainReport, train};
+use crate::train::{Control, EpochStats, TrainConfig, TrainReport, train_observed};
 
 /// Trains every architecture from scratch at a [`Fidelity`] and rewards its validation
 /// accuracy (or another [`Objective`]).
@@ -24,6 +26,7 @@ pub struct TrainFromScratch<F> {
     objective: Objective,
     device: Device,
     count: u64,
+    observer: ObserverSlot,
 }
 
 impl<F> TrainFromScratch<F> {
@@ -59,6 +62,7 @@ impl<F> TrainFromScratch<F> {
             objective: Objective::default(),
             device,
             count: 0,
+            observer: ObserverSlot::default(),
         })
     }
 
@@ -130,6 +134,20 @@ impl<F> TrainFromScratch<F> {
 }
 
 impl<F> TrainFromScratch<F> {
+    /// The child network of `arch` at this estimator's fidelity on `device` (untrained).
+    pub(crate) fn build<A>(&self, arch: &A, device: &Device) -> Result<F::Net>
+    where
+        F: ChildFactory<A>,
+    {
+        Ok(self.factory.build(
+            arch,
+            self.shape(),
+            self.fidelity.channel_scale,
+            self.fidelity.depth_scale,
+            device,
+        )?)
+    }
+
     /// Builds, optionally transforms (weight inheritance), trains and scores `arch`, asking
     /// `on_epoch` after every epoch whether to continue. Returns the estimate and the trained
     /// network.
@@ -152,13 +170,7 @@ impl<F> TrainFromScratch<F> {
         self.device.seed(seed);
         let ad = self.device.clone().autodiff();
         ad.seed(seed);
-        let net = self.factory.build(
-            arch,
-            self.shape(),
-            self.fidelity.channel_scale,
-            self.fidelity.depth_scale,
-            &ad,
-        )?;
+        let net = self.build(arch, &ad)?;
         let (net, inherited) = init(net);
         let params = net.param_count();
         let macs = net.macs();
@@ -166,7 +178,15 @@ impl<F> TrainFromScratch<F> {
             seed,
             ..self.training.clone()
         };
-        let (net, report) = train(net, &self.task, &config, &self.device, on_epoch)?;
+        let observer = self.observer.clone();
+        let (net, report) = train_observed(
+            net,
+            &self.task,
+            &config,
+            &self.device,
+            on_epoch,
+            &mut |done, total, loss| observer.notify(done, total, loss),
+        )?;
         let mut estimate = self.finish(&report, params, macs, start);
         estimate.metrics.inherited = inherited;
         Ok((estimate, net))
@@ -177,5 +197,22 @@ impl<A, F: ChildFactory<A>> Estimator<A> for TrainFromScratch<F> {
     fn estimate(&mut self, arch: &A) -> Result<Estimate> {
         let (estimate, _) = self.run(arch, |n| (n, false), &mut |_| Control::Continue)?;
         Ok(estimate)
+    }
+
+    fn name(&self) -> &'static str {
+        "train-from-scratch"
+    }
+
+    fn save_state(&self) -> Result<EstimatorState> {
+        EstimatorState::json(&self.count)
+    }
+
+    fn load_state(&mut self, state: &EstimatorState) -> Result<()> {
+        self.count = state.parse("train-from-scratch state (children trained)")?;
+        Ok(())
+    }
+
+    fn set_batch_observer(&mut self, observer: Option<Arc<dyn BatchObserver>>) {
+        self.observer = ObserverSlot(observer);
     }
 }

@@ -2,17 +2,19 @@
 //! parent's weights wherever they fit (network-morphism-style warm start).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use burn::module::Module;
 use burn_nas_space::Architecture;
 use burn_nas_space::nn::{export_params, import_params};
 
 use crate::curve::EpochwiseEstimator;
-use crate::error::Result;
-use crate::estimate::{Estimate, Estimator};
+use crate::error::{EstimatorError, Result};
+use crate::estimate::{BatchObserver, Estimate, Estimator};
 use crate::factory::ChildFactory;
 use crate::from_scratch::TrainFromScratch;
 use crate::reward::Objective;
+use crate::state::{EstimatorState, module_from_bytes, module_to_bytes};
 use crate::train::{Control, EpochStats};
 
 /// Copies every parameter (and batch-norm statistic) of `parent` into `child` whose path and
@@ -70,6 +72,53 @@ impl<A: Architecture, F: ChildFactory<A>> Estimator<A> for WeightInheritance<F, 
 
     fn estimate_child(&mut self, arch: &A, parent: Option<&A>) -> Result<Estimate> {
         self.estimate_watched(arch, parent, &mut |_| Control::Continue)
+    }
+
+    fn name(&self) -> &'static str {
+        "weight-inheritance"
+    }
+
+    /// The inner estimator's counter, and every kept network (`parent-{i}.bpk`, oldest first)
+    /// with its architecture.
+    fn save_state(&self) -> Result<EstimatorState> {
+        let inner = Estimator::<A>::save_state(&self.inner)?;
+        let mut state = EstimatorState::default();
+        for (i, key) in self.order.iter().enumerate() {
+            if let Some(net) = self.store.get(key) {
+                state
+                    .blobs
+                    .insert(format!("parent-{i}.bpk"), module_to_bytes(net)?);
+            }
+        }
+        state.json = serde_json::json!({ "inner": inner.json, "kept": self.order });
+        Ok(state)
+    }
+
+    fn load_state(&mut self, state: &EstimatorState) -> Result<()> {
+        #[derive(serde::Deserialize)]
+        struct Saved {
+            inner: serde_json::Value,
+            kept: Vec<String>,
+        }
+        let saved: Saved = state.parse("weight-inheritance state")?;
+        let mut store = HashMap::new();
+        let device = self.inner.device().clone();
+        for (i, key) in saved.kept.iter().enumerate() {
+            let arch = A::from_json(key).map_err(|e| {
+                EstimatorError::State(format!("kept architecture {i} does not parse: {e}"))
+            })?;
+            let net = self.inner.build(&arch, &device)?;
+            let net = module_from_bytes(net, state.blob(&format!("parent-{i}.bpk"))?)?;
+            store.insert(key.clone(), net);
+        }
+        Estimator::<A>::load_state(&mut self.inner, &EstimatorState::json(&saved.inner)?)?;
+        self.store = store;
+        self.order = saved.kept.into_iter().collect();
+        Ok(())
+    }
+
+    fn set_batch_observer(&mut self, observer: Option<Arc<dyn BatchObserver>>) {
+        Estimator::<A>::set_batch_observer(&mut self.inner, observer);
     }
 }
 

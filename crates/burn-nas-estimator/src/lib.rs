@@ -22,22 +22,28 @@ mod factory;
 mod fidelity;
 mod from_scratch;
 mod inheritance;
+mod retrain;
 mod reward;
 mod schedule;
 mod shared;
+mod state;
 mod task;
 mod train;
 
 pub use clip::{clip_global_norm, global_norm};
 pub use curve::{CurveExtrapolation, CurveFit, CurveModel, EpochwiseEstimator, fit_curve};
 pub use error::{EstimatorError, Result};
-pub use estimate::{Estimate, Estimator, Metrics};
+pub use estimate::{BatchObserver, Estimate, Estimator, Metrics};
 pub use factory::{ChildFactory, ImageShape, MacroChild, MicroChild, NasRlChild};
 pub use fidelity::Fidelity;
 pub use from_scratch::TrainFromScratch;
 pub use inheritance::{WeightInheritance, inherit_weights};
+pub use retrain::{RetrainReport, retrain};
 pub use reward::{Objective, Reward, SizePenalty};
 pub use schedule::CosineWarmRestarts;
 pub use shared::{SharedWeights, Supernet};
+pub use state::{
+    EstimatorState, load_optimizer, module_from_bytes, module_to_bytes, save_optimizer,
+};
 pub use task::Task;
 pub use train::{Control, EpochStats, LossAccuracy, TrainConfig, TrainReport, evaluate, train};

@@ -1,6 +1,7 @@
 //! [`SharedWeights`]: ENAS one-shot estimation — one supernet trained on sampled
 //! architectures, every architecture scored with the shared weights.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -13,8 +14,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Result, invalid};
-use crate::estimate::{Estimate, Estimator, Metrics};
+use crate::estimate::{BatchObserver, Estimate, Estimator, Metrics, ObserverSlot};
 use crate::reward::Objective;
+use crate::state::{
+    EstimatorState, load_optimizer, module_from_bytes, module_to_bytes, save_optimizer,
+};
 use crate::task::Task;
 use crate::train::{TrainConfig, correct, cross_entropy, descend, finite_loss, training_batch};
 
@@ -71,6 +75,7 @@ pub struct SharedWeights<S> {
     valid_cursor: usize,
     score_mode: Mode,
     objective: Objective,
+    observer: ObserverSlot,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for SharedWeights<S> {
@@ -117,6 +122,7 @@ impl<S: Module> SharedWeights<S> {
             valid_cursor: 0,
             score_mode: Mode::SCORE,
             objective: Objective::default(),
+            observer: ObserverSlot::default(),
         })
     }
 
@@ -166,6 +172,14 @@ impl<S: Module> SharedWeights<S> {
             false,
         )?;
         let steps = batches.len().max(1);
+        // Dropout draws from the device's generator: seeding it per epoch makes every epoch
+        // reproducible on its own, so a resumed search continues exactly.
+        let epoch_seed = self
+            .training
+            .seed
+            .wrapping_add((self.epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        self.device.seed(epoch_seed);
+        self.device.clone().autodiff().seed(epoch_seed);
         let mut net = self
             .supernet
             .take()
@@ -183,7 +197,9 @@ impl<S: Module> SharedWeights<S> {
             )?;
             let logits = net.forward_arch(x, &arch, Mode::TRAIN)?;
             let loss = cross_entropy(logits, y);
-            loss_sum += f64::from(finite_loss(&loss, self.epoch, step)?);
+            let value = f64::from(finite_loss(&loss, self.epoch, step)?);
+            self.observer.notify(step + 1, steps, value);
+            loss_sum += value;
             let lr = self
                 .training
                 .lr
@@ -232,6 +248,66 @@ impl<A, S: Supernet<A>> Estimator<A> for SharedWeights<S> {
             metrics,
         })
     }
+
+    fn name(&self) -> &'static str {
+        "shared-weights"
+    }
+
+    /// The shared weights (`supernet.bpk`), their optimizer's momentum (`optimizer.bpk`), the
+    /// epoch counter, the validation cursor and the RNG.
+    fn save_state(&self) -> Result<EstimatorState> {
+        let net = self
+            .supernet
+            .as_ref()
+            .ok_or_else(|| invalid("supernet", "lost after a failed step"))?;
+        let mut state = EstimatorState::json(&SharedState {
+            epoch: self.epoch,
+            valid_cursor: self.valid_cursor,
+            rng: self.rng.clone(),
+        })?;
+        state
+            .blobs
+            .insert("supernet.bpk".to_string(), module_to_bytes(net)?);
+        save_optimizer(&mut state, "optimizer", &self.optimizer, net)?;
+        Ok(state)
+    }
+
+    fn load_state(&mut self, state: &EstimatorState) -> Result<()> {
+        let saved: SharedState = state.parse("shared-weights state")?;
+        let net = self
+            .supernet
+            .take()
+            .ok_or_else(|| invalid("supernet", "lost after a failed step"))?;
+        let restored = module_from_bytes(net.clone(), state.blob("supernet.bpk")?)
+            .and_then(|n| load_optimizer(state, "optimizer", self.training.optimizer(), n));
+        match restored {
+            Ok((optimizer, net)) => {
+                self.supernet = Some(net);
+                self.optimizer = optimizer;
+            }
+            Err(e) => {
+                // A damaged checkpoint leaves the estimator as it was.
+                self.supernet = Some(net);
+                return Err(e);
+            }
+        }
+        self.scorer = None;
+        self.epoch = saved.epoch;
+        self.valid_cursor = saved.valid_cursor;
+        self.rng = saved.rng;
+        Ok(())
+    }
+
+    fn set_batch_observer(&mut self, observer: Option<Arc<dyn BatchObserver>>) {
+        self.observer = ObserverSlot(observer);
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SharedState {
+    epoch: usize,
+    valid_cursor: usize,
+    rng: ChaCha8Rng,
 }
 
 /// Device the estimator runs on.

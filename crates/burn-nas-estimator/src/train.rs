@@ -261,11 +261,23 @@ pub fn evaluate<N: Network>(
 /// # Errors
 /// Invalid settings, data errors, or [`EstimatorError::Diverged`] when the loss is not finite.
 pub fn train<N: Network>(
-    mut net: N,
+    net: N,
     task: &Task,
     config: &TrainConfig,
     device: &Device,
     mut on_epoch: impl FnMut(&EpochStats) -> Control,
+) -> Result<(N, TrainReport)> {
+    train_observed(net, task, config, device, &mut on_epoch, &mut |_, _, _| {})
+}
+
+/// [`train`] that also reports every minibatch (`done`, `total` of the epoch, loss).
+pub(crate) fn train_observed<N: Network>(
+    mut net: N,
+    task: &Task,
+    config: &TrainConfig,
+    device: &Device,
+    on_epoch: &mut dyn FnMut(&EpochStats) -> Control,
+    on_batch: &mut dyn FnMut(usize, usize, f64),
 ) -> Result<(N, TrainReport)> {
     config.validate()?;
     let ad = device.clone().autodiff();
@@ -295,6 +307,7 @@ pub fn train<N: Network>(
                 loss = loss + cross_entropy(aux, y.clone()) * weight;
             }
             let value = finite_loss(&loss, epoch, step)?;
+            on_batch(step + 1, steps, f64::from(value));
             loss_sum += f64::from(value) * indices.len() as f64;
             hits += correct(out.logits.detach(), y);
             seen += indices.len();

@@ -32,7 +32,10 @@ pub use micro_net::{MicroNet, MicroNetConfig};
 pub use micro_supernet::{MicroSupernet, MicroSupernetConfig};
 pub use mode::Mode;
 pub use nas_rl_net::{NasRlNet, NasRlNetConfig};
-pub use params::{ImportReport, ParamValues, TensorValues, export_params, import_params};
+pub use params::{
+    ImportReport, ParamValues, TensorValues, export_params, import_params, param_ids,
+    with_param_ids,
+};
 
 /// Why a network could not be built or run.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -131,3 +131,68 @@ pub fn import_params<M: Module>(module: M, from: &ParamValues) -> (M, ImportRepo
     let module = module.map(&mut m);
     (module, m.report)
 }
+
+struct Ids {
+    path: Path,
+    out: BTreeMap<String, u64>,
+}
+
+impl ModuleVisitor for Ids {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.0.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.0.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.out.insert(self.path.key(), param.id.val());
+    }
+}
+
+/// The id of every float parameter of `module` by path.
+///
+/// Optimizer state (burn's `OptimizerRecord`) is keyed by parameter id, and a network rebuilt
+/// from its configuration gets fresh ids; saving the ids next to the optimizer state and
+/// restoring them with [`with_param_ids`] lets a resumed run continue with its momentum.
+pub fn param_ids<M: Module>(module: &M) -> BTreeMap<String, u64> {
+    let mut v = Ids {
+        path: Path::default(),
+        out: BTreeMap::new(),
+    };
+    module.visit(&mut v);
+    v.out
+}
+
+struct SetIds<'a> {
+    path: Path,
+    ids: &'a BTreeMap<String, u64>,
+    missing: Vec<String>,
+}
+
+impl ModuleMapper for SetIds<'_> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.0.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.0.pop();
+    }
+    fn map_float<const D: usize>(&mut self, mut param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        match self.ids.get(&self.path.key()) {
+            Some(&id) => param.id = burn::module::ParamId::from(id),
+            None => self.missing.push(self.path.key()),
+        }
+        param
+    }
+}
+
+/// `module` with the parameter ids recorded by [`param_ids`]; returns the paths of parameters
+/// that had no recorded id (they keep their own).
+pub fn with_param_ids<M: Module>(module: M, ids: &BTreeMap<String, u64>) -> (M, Vec<String>) {
+    let mut m = SetIds {
+        path: Path::default(),
+        ids,
+        missing: Vec::new(),
+    };
+    let module = module.map(&mut m);
+    (module, m.missing)
+}

@@ -1,0 +1,155 @@
+//! [`EstimatorState`]: what an estimator must save so that a search resumes exactly, and the
+//! byte formats of networks and optimizer state inside it.
+//!
+//! An estimator says *what* its state is; the search loop decides *when* to save it and *how*
+//! (atomically, next to the strategy's state).
+
+use std::collections::BTreeMap;
+
+use burn::module::Module;
+use burn::optim::{ModuleOptimizer, OptimizerRecord};
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::tensor::Bytes;
+use burn_nas_space::nn::{param_ids, with_param_ids};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EstimatorError, Result};
+
+/// An estimator's saved state: small values as JSON, tensors as named binary blobs (burn's
+/// burnpack format for networks, burn's optimizer record for optimizer state).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EstimatorState {
+    /// Counters, RNG states, incumbents…
+    pub json: serde_json::Value,
+    /// Network weights and optimizer state by name (each name is a file name).
+    pub blobs: BTreeMap<String, Vec<u8>>,
+}
+
+impl EstimatorState {
+    /// A state with only JSON values.
+    pub fn json<T: Serialize>(value: &T) -> Result<Self> {
+        Ok(EstimatorState {
+            json: serde_json::to_value(value).map_err(|e| state_error("serializing", e))?,
+            blobs: BTreeMap::new(),
+        })
+    }
+
+    /// The JSON part read back as `T`.
+    ///
+    /// # Errors
+    /// [`EstimatorError::State`] when it is not a state of this estimator.
+    pub fn parse<T: DeserializeOwned>(&self, what: &str) -> Result<T> {
+        serde_path_to_error::deserialize(&self.json)
+            .map_err(|e| EstimatorError::State(format!("{what}: {e}")))
+    }
+
+    /// The blob called `name`.
+    ///
+    /// # Errors
+    /// [`EstimatorError::State`] naming the missing blob.
+    pub fn blob(&self, name: &str) -> Result<&[u8]> {
+        self.blobs
+            .get(name)
+            .map(Vec::as_slice)
+            .ok_or_else(|| EstimatorError::State(format!("the blob `{name}` is missing")))
+    }
+}
+
+fn state_error(what: &str, e: impl std::fmt::Display) -> EstimatorError {
+    EstimatorError::State(format!("{what}: {e}"))
+}
+
+/// The parameters of `module` in burn's burnpack format.
+///
+/// # Errors
+/// [`EstimatorError::State`] when burn cannot serialize the module.
+pub fn module_to_bytes<M: Module>(module: &M) -> Result<Vec<u8>> {
+    let mut store = BurnpackStore::from_bytes(None);
+    module
+        .save_into(&mut store)
+        .map_err(|e| state_error("saving weights", e))?;
+    let bytes = store
+        .get_bytes()
+        .map_err(|e| state_error("saving weights", e))?;
+    Ok(bytes.to_vec())
+}
+
+/// `module` with every parameter loaded from burnpack `bytes` written by [`module_to_bytes`]
+/// for a module of the same structure.
+///
+/// # Errors
+/// [`EstimatorError::State`] when the bytes are damaged or do not fit the module (a missing or
+/// extra tensor, another shape).
+pub fn module_from_bytes<M: Module>(mut module: M, bytes: &[u8]) -> Result<M> {
+    let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())));
+    let applied = module
+        .load_from(&mut store)
+        .map_err(|e| state_error("loading weights", e))?;
+    if !applied.missing.is_empty() || !applied.errors.is_empty() {
+        return Err(EstimatorError::State(format!(
+            "loading weights: {} tensors missing (first: {:?}), {} errors (first: {:?})",
+            applied.missing.len(),
+            applied.missing.first(),
+            applied.errors.len(),
+            applied.errors.first().map(ToString::to_string)
+        )));
+    }
+    Ok(module)
+}
+
+#[derive(Serialize, Deserialize)]
+struct OptimizerIds {
+    ids: BTreeMap<String, u64>,
+}
+
+/// Saves `optimizer`'s state for `module` as two blobs of `state` (`{name}.bpk` with burn's
+/// optimizer record, `{name}.ids.json` with the parameter ids by path that key it).
+///
+/// # Errors
+/// [`EstimatorError::State`] when burn cannot serialize the record.
+pub fn save_optimizer<M: Module>(
+    state: &mut EstimatorState,
+    name: &str,
+    optimizer: &ModuleOptimizer,
+    module: &M,
+) -> Result<()> {
+    let record = optimizer
+        .to_record()
+        .into_bytes()
+        .map_err(|e| state_error("saving optimizer state", e))?;
+    let ids = serde_json::to_vec(&OptimizerIds {
+        ids: param_ids(module),
+    })
+    .map_err(|e| state_error("saving optimizer state", e))?;
+    state.blobs.insert(format!("{name}.bpk"), record.to_vec());
+    state.blobs.insert(format!("{name}.ids.json"), ids);
+    Ok(())
+}
+
+/// Restores what [`save_optimizer`] saved: `module` gets back the parameter ids the optimizer
+/// state is keyed by, and `fresh` (an optimizer of the same settings) its state.
+///
+/// # Errors
+/// [`EstimatorError::State`] when a blob is missing or damaged, or a parameter of `module` has
+/// no saved id.
+pub fn load_optimizer<M: Module>(
+    state: &EstimatorState,
+    name: &str,
+    fresh: ModuleOptimizer,
+    module: M,
+) -> Result<(ModuleOptimizer, M)> {
+    let ids: OptimizerIds = serde_json::from_slice(state.blob(&format!("{name}.ids.json"))?)
+        .map_err(|e| state_error("optimizer parameter ids", e))?;
+    let (module, missing) = with_param_ids(module, &ids.ids);
+    if let Some(first) = missing.first() {
+        return Err(EstimatorError::State(format!(
+            "optimizer state has no id for parameter `{first}` ({} missing)",
+            missing.len()
+        )));
+    }
+    let bytes = state.blob(&format!("{name}.bpk"))?.to_vec();
+    let record = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| state_error("optimizer record", e))?;
+    Ok((fresh.load_record(record), module))
+}

@@ -1,0 +1,36 @@
+//! The search loop of [burn-nas](https://crates.io/crates/burn-nas): a search space × a search
+//! strategy × a performance estimator, run in rounds under a budget.
+//!
+//! ```text
+//! Search::new(&space, strategy, estimator, config)?   // any strategy × estimator × space
+//!     .with_run_dir(RunDir::create("runs/enas", false)?)
+//!     .run()?;                                        // rounds until the budget is spent
+//! search.derive()?;                                   // the final architecture
+//! ```
+//!
+//! Each round the estimator prepares (ENAS: one epoch of shared weights on architectures the
+//! strategy samples), then the strategy proposes, the estimator scores, the strategy learns.
+//! A [`RunDir`] receives `best_arch.json` / `.dot`, `history.jsonl` / `.csv`, `reward.png`,
+//! `summary.json`, retrained weights, and a checkpoint after every round from which
+//! [`Search::resume`] continues exactly.
+
+#![warn(missing_docs)]
+
+mod checkpoint;
+mod config;
+mod error;
+mod history;
+mod plot;
+mod progress;
+mod run_dir;
+mod search;
+mod summary;
+
+pub use checkpoint::{CHECKPOINT_VERSION, has_checkpoint};
+pub use config::{Budget, Derive, SearchConfig};
+pub use error::{Result, SearchError};
+pub use history::{CSV_HEADER, Evaluation, Phase, csv_line, to_csv, to_jsonl};
+pub use plot::reward_png;
+pub use run_dir::{RunDir, write_atomic};
+pub use search::{Derived, Outcome, Search};
+pub use summary::{Status, Summary};

@@ -1,0 +1,153 @@
+//! ENAS macro search (Pham et al. 2018): the controller picks every layer's op and its skip
+//! connections, a supernet shares the weights; the best sampled network is then retrained from
+//! scratch and its test accuracy reported.
+//!
+//! ```text
+//! cargo run --release --example enas_macro
+//! cargo run --release --example enas_macro -- --help
+//! cargo run --release --example enas_macro -- --preset paper --dataset cifar10 \
+//!     --data-dir cifar-10-batches-bin --device cuda
+//! ```
+
+mod common;
+
+use burn_nas::estimator::{CosineWarmRestarts, MacroChild};
+use burn_nas::prelude::*;
+use burn_nas::space::nn::MacroSupernet;
+use clap::{Parser, ValueEnum};
+use common::CommonArgs;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Preset {
+    /// Minutes on 2 CPU cores (Fashion-MNIST): 6 layers × 8 channels at 14×14, 12,000 training
+    /// images, 4 rounds of 20 controller updates × 10; retrain 2 epochs with 24 channels.
+    Fast,
+    /// ENAS's CIFAR-10 settings: 12 layers × 36 channels, 50 updates × 20 per epoch, 310
+    /// epochs; retrain with 96 channels for 310 epochs. For a GPU.
+    Paper,
+}
+
+/// ENAS macro search, then retraining of the found network.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Settings bundle; the flags below override single values.
+    #[arg(long, value_enum, default_value = "fast")]
+    preset: Preset,
+    /// Layers of the searched network.
+    #[arg(long)]
+    layers: Option<usize>,
+    /// Supernet channels.
+    #[arg(long)]
+    channels: Option<usize>,
+    /// Downscale images to this size during the search (lower fidelity).
+    #[arg(long)]
+    search_image_size: Option<usize>,
+    /// Channels of the retrained network.
+    #[arg(long)]
+    retrain_channels: Option<usize>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
+    common::init_logging(cli.common.verbose);
+    let paper = cli.preset == Preset::Paper;
+    let (layers, channels, image, rounds) = if paper {
+        (12, 36, None, 310)
+    } else {
+        (6, 8, Some(14), 4)
+    };
+    let layers = cli.layers.unwrap_or(layers);
+    let channels = cli.channels.unwrap_or(channels);
+    let image = cli.search_image_size.or(image);
+    let retrain_channels = cli.retrain_channels.unwrap_or(if paper { 96 } else { 24 });
+    let retrain_epochs = cli
+        .common
+        .retrain_epochs
+        .unwrap_or(if paper { 310 } else { 2 });
+    let device = common::device(&cli.common)?;
+    let (train, valid) = if paper { (0, 5_000) } else { (12_000, 2_000) };
+    let (task, data) = common::load_task(&cli.common, train, valid)?;
+    println!("ENAS macro search on {data}, device {}", cli.common.device);
+    let search_task = match image {
+        Some(size) if size != task.image_size() => {
+            task.reduced(1.0, Some(size), cli.common.seed)?
+        }
+        _ => task.clone(),
+    };
+
+    let space = MacroSpace::new(layers, &MacroOp::ALL)?;
+    let supernet = MacroSupernetConfig::new(task.classes())
+        .with_in_channels(task.channels())
+        .with_image_size(search_task.image_size())
+        .with_channels(channels)
+        .init(&space, &device.clone().autodiff())?;
+    let augmentation = if task.channels() == 3 {
+        Augmentation::enas()
+    } else {
+        Augmentation {
+            pad_crop: 2,
+            ..Augmentation::none()
+        }
+    };
+    let batch_size = if paper { 128 } else { 64 };
+    let training = TrainConfig {
+        epochs: rounds,
+        batch_size,
+        lr: if paper {
+            CosineWarmRestarts::enas()
+        } else {
+            CosineWarmRestarts::single(0.05, 5e-4, rounds)
+        },
+        weight_decay: 2.5e-4,
+        augmentation: augmentation.clone(),
+        seed: cli.common.seed,
+        ..TrainConfig::default()
+    };
+    let estimator = SharedWeights::<MacroSupernet>::new(
+        supernet,
+        &search_task,
+        training,
+        batch_size,
+        device.clone(),
+    )?;
+    let controller = ReinforceConfig {
+        seed: cli.common.seed,
+        ..ReinforceConfig::enas_macro()
+    };
+    let strategy = Reinforce::new(space.clone(), controller, device.clone())?;
+    let mut config = SearchConfig::enas_macro(rounds);
+    if !paper {
+        config.proposals_per_update = 10;
+        config.updates_per_round = 20;
+    }
+    config.budget = common::budget(&cli.common, rounds);
+    config.quiet = cli.common.quiet;
+    let search = Search::new(&space, strategy, estimator, config)?;
+    let extra = serde_json::json!({
+        "example": "enas_macro", "preset": format!("{:?}", cli.preset), "data": data,
+        "device": cli.common.device.to_string(), "layers": layers, "channels": channels,
+        "seed": cli.common.seed,
+    });
+    let search = common::attach(search, &cli.common, "enas_macro", extra)?;
+    let child = MacroChild(
+        MacroNetConfig::new(task.classes())
+            .with_in_channels(task.channels())
+            .with_image_size(task.image_size())
+            .with_channels(retrain_channels),
+    );
+    let retraining = TrainConfig {
+        epochs: retrain_epochs,
+        batch_size,
+        lr: CosineWarmRestarts::single(0.05, 5e-4, retrain_epochs.max(1)),
+        augmentation,
+        seed: cli.common.seed,
+        ..TrainConfig::default()
+    };
+    if let Some((derived, _)) = common::finish(search, &child, &task, retraining, &device)? {
+        println!("ENAS integer string: {}", derived.arch.to_enas_string());
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! NAS-RL (Zoph & Le 2017): an LSTM controller emits a CNN layer by layer (filter height,
+//! width, count, stride, skip connections through anchor attention) and learns with REINFORCE
+//! from the validation accuracy of children trained from scratch at low fidelity; optional
+//! learning-curve extrapolation stops hopeless children early.
+//!
+//! ```text
+//! cargo run --release --example nas_rl
+//! cargo run --release --example nas_rl -- --curve-extrapolation --rounds 10
+//! cargo run --release --example nas_rl -- --help
+//! ```
+
+mod common;
+
+use burn_nas::estimator::{CosineWarmRestarts, Estimator};
+use burn_nas::prelude::*;
+use burn_nas::space::NasRlArch;
+use clap::Parser;
+use common::CommonArgs;
+
+/// NAS-RL with children trained from scratch at low fidelity.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Layers of every child.
+    #[arg(long, default_value_t = 6)]
+    layers: usize,
+    /// Children trained per controller update (m).
+    #[arg(long, default_value_t = 8)]
+    children_per_update: usize,
+    /// Epochs each child trains (lower fidelity).
+    #[arg(long, default_value_t = 2)]
+    child_epochs: usize,
+    /// Fraction of the training images each child sees (lower fidelity).
+    #[arg(long, default_value_t = 0.25)]
+    data_fraction: f64,
+    /// Downscale images for children (lower fidelity; 0 = full size).
+    #[arg(long, default_value_t = 14)]
+    child_image_size: usize,
+    /// Multiply every child's filter counts (lower fidelity).
+    #[arg(long, default_value_t = 0.5)]
+    channel_scale: f64,
+    /// Stop children whose extrapolated learning curve ends below the best so far (needs at
+    /// least 4 child epochs to matter: the curve is fitted after 3).
+    #[arg(long)]
+    curve_extrapolation: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
+    common::init_logging(cli.common.verbose);
+    let device = common::device(&cli.common)?;
+    let (task, data) = common::load_task(&cli.common, 12_000, 2_000)?;
+    println!("NAS-RL on {data}, device {}", cli.common.device);
+    let space = NasRlSpace::new(cli.layers)?.with_strides(&[1, 2])?;
+    let fidelity = Fidelity {
+        epochs: cli.child_epochs,
+        data_fraction: cli.data_fraction,
+        image_size: (cli.child_image_size > 0).then_some(cli.child_image_size),
+        channel_scale: cli.channel_scale,
+        depth_scale: 1.0,
+    };
+    let training = TrainConfig {
+        epochs: cli.child_epochs,
+        batch_size: 64,
+        lr: CosineWarmRestarts::single(0.05, 1e-3, cli.child_epochs.max(1)),
+        augmentation: Augmentation::none(),
+        seed: cli.common.seed,
+        ..TrainConfig::default()
+    };
+    let net = NasRlNetConfig::new(task.classes())
+        .with_in_channels(task.channels())
+        .with_image_size(task.image_size());
+    let from_scratch = TrainFromScratch::new(
+        NasRlChild(net.clone()),
+        &task,
+        fidelity,
+        training,
+        device.clone(),
+    )?;
+    let estimator: Box<dyn Estimator<NasRlArch>> = if cli.curve_extrapolation {
+        Box::new(CurveExtrapolation::new(from_scratch, 3, 0.0))
+    } else {
+        Box::new(from_scratch)
+    };
+    let controller = ReinforceConfig {
+        seed: cli.common.seed,
+        ..ReinforceConfig::nas_rl()
+    };
+    let strategy = Reinforce::new(space.clone(), controller, device.clone())?;
+    let mut config = SearchConfig::multi_trial(6, cli.children_per_update);
+    config.budget = common::budget(&cli.common, 6);
+    config.quiet = cli.common.quiet;
+    let search = Search::new(&space, strategy, estimator, config)?;
+    let extra = serde_json::json!({
+        "example": "nas_rl", "data": data, "device": cli.common.device.to_string(),
+        "fidelity": fidelity, "curve_extrapolation": cli.curve_extrapolation,
+        "seed": cli.common.seed,
+    });
+    let search = common::attach(search, &cli.common, "nas_rl", extra)?;
+    let retrain_epochs = cli.common.retrain_epochs.unwrap_or(4);
+    let retraining = TrainConfig {
+        epochs: retrain_epochs,
+        batch_size: 64,
+        lr: CosineWarmRestarts::single(0.05, 5e-4, retrain_epochs.max(1)),
+        augmentation: Augmentation::none(),
+        seed: cli.common.seed,
+        ..TrainConfig::default()
+    };
+    common::finish(search, &NasRlChild(net), &task, retraining, &device)?;
+    Ok(())
+}

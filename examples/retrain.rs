@@ -1,0 +1,158 @@
+//! Trains any architecture from scratch and reports its test accuracy: a `best_arch.json` of
+//! any space (or a run directory holding one), or an ENAS integer string.
+//!
+//! ```text
+//! cargo run --release --example retrain -- runs/enas_micro/best_arch.json --epochs 10
+//! cargo run --release --example retrain -- --micro \
+//!     "0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1 1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1"
+//! cargo run --release --example retrain -- --help
+//! ```
+
+mod common;
+
+use std::path::PathBuf;
+
+use burn::tensor::Device;
+use burn_nas::estimator::{
+    ChildFactory, CosineWarmRestarts, RetrainReport, module_to_bytes, retrain,
+};
+use burn_nas::prelude::*;
+use burn_nas::search::RunDir;
+use clap::Parser;
+use common::CommonArgs;
+
+/// Train an architecture from scratch and report its test accuracy.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// `best_arch.json` (any space), a run directory holding one, or — with --micro/--macro —
+    /// an ENAS integer string.
+    arch: String,
+    /// ARCH is an ENAS micro integer string (normal cell then reduction cell).
+    #[arg(long, conflicts_with = "macro_string")]
+    micro: bool,
+    /// ARCH is an ENAS macro integer string.
+    #[arg(long = "macro")]
+    macro_string: bool,
+    /// Epochs.
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// Minibatch size.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Initial learning rate (cosine to 1% of it).
+    #[arg(long, default_value_t = 0.05)]
+    lr: f64,
+    /// Channels (micro: of the first cell; macro: of every layer; NAS-RL: filter scale × 100).
+    #[arg(long, default_value_t = 16)]
+    channels: usize,
+    /// Micro: number of normal cells (two reduction cells are added).
+    #[arg(long, default_value_t = 6)]
+    layers: usize,
+    /// Micro: auxiliary head.
+    #[arg(long)]
+    aux_head: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
+    common::init_logging(cli.common.verbose);
+    let arch = read_arch(&cli)?;
+    let device = common::device(&cli.common)?;
+    let (task, data) = common::load_task(&cli.common, 0, 5_000)?;
+    println!("retraining a {} architecture on {data}", arch.space());
+    let training = TrainConfig {
+        epochs: cli.epochs,
+        batch_size: cli.batch_size,
+        lr: CosineWarmRestarts::single(cli.lr, cli.lr / 100.0, cli.epochs.max(1)),
+        augmentation: if task.channels() == 3 {
+            Augmentation::enas()
+        } else {
+            Augmentation::none()
+        },
+        seed: cli.common.seed,
+        ..TrainConfig::default()
+    };
+    let (classes, channels, size) = (task.classes(), task.channels(), task.image_size());
+    let (report, weights) = match &arch {
+        AnyArch::Micro(a) => {
+            let net = MicroNetConfig::new(classes)
+                .with_in_channels(channels)
+                .with_image_size(size)
+                .with_layers(cli.layers)
+                .with_channels(cli.channels)
+                .with_aux_head(cli.aux_head);
+            run(&MicroChild(net), a, &task, &training, &device)?
+        }
+        AnyArch::Macro(a) => {
+            let net = MacroNetConfig::new(classes)
+                .with_in_channels(channels)
+                .with_image_size(size)
+                .with_channels(cli.channels);
+            run(&MacroChild(net), a, &task, &training, &device)?
+        }
+        AnyArch::NasRl(a) => {
+            let net = NasRlNetConfig::new(classes)
+                .with_in_channels(channels)
+                .with_image_size(size)
+                .with_filter_scale(cli.channels as f64 / 100.0);
+            run(&NasRlChild(net), a, &task, &training, &device)?
+        }
+    };
+    println!(
+        "test accuracy {}, valid accuracy {:.4}, {} parameters, {:.1} MFLOPs, {:.0} s",
+        report
+            .test_accuracy
+            .map_or_else(|| "n/a".into(), |a| format!("{a:.4}")),
+        report.valid.accuracy,
+        report.params,
+        2.0 * report.macs as f64 / 1e6,
+        report.seconds
+    );
+    let run_dir = match &cli.common.out {
+        Some(dir) => RunDir::create(dir, cli.common.overwrite)?,
+        None => RunDir::next_free(PathBuf::from("runs").join("retrain"))?,
+    };
+    run_dir.write("arch.json", arch.to_json().as_bytes())?;
+    run_dir.write(
+        "retrain.json",
+        serde_json::to_string_pretty(&report)?.as_bytes(),
+    )?;
+    run_dir.write("retrained.bpk", &weights)?;
+    println!("outputs in {}/", run_dir.path().display());
+    Ok(())
+}
+
+fn read_arch(cli: &Cli) -> Result<AnyArch, Box<dyn std::error::Error>> {
+    if cli.micro {
+        return Ok(AnyArch::Micro(MicroArch::from_enas_string(&cli.arch)?));
+    }
+    if cli.macro_string {
+        return Ok(AnyArch::Macro(MacroArch::from_enas_string(&cli.arch)?));
+    }
+    let mut path = PathBuf::from(&cli.arch);
+    if path.is_dir() {
+        path = path.join("best_arch.json");
+    }
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(AnyArch::from_json(&text)?)
+}
+
+fn run<A, F: ChildFactory<A>>(
+    factory: &F,
+    arch: &A,
+    task: &Task,
+    training: &TrainConfig,
+    device: &Device,
+) -> Result<(RetrainReport, Vec<u8>), Box<dyn std::error::Error>> {
+    let (net, report) = retrain(factory, arch, task, training, device, None, |e| {
+        eprintln!(
+            "  epoch {:>3}: train loss {:.4} acc {:.4} | valid acc {:.4} | {:.0} s",
+            e.epoch, e.train.loss, e.train.accuracy, e.valid.accuracy, e.seconds
+        );
+    })?;
+    Ok((report, module_to_bytes(&net)?))
+}
