@@ -74,6 +74,26 @@ pub trait Estimator<A> {
         self.estimate(arch)
     }
 
+    /// Estimates several architectures (each with the parent it was mutated from, if any),
+    /// returning the estimates in the same order. The default estimates them one after the
+    /// other; estimators that can train children concurrently (on a pool of devices) override
+    /// it, and must return exactly what the sequential order would.
+    ///
+    /// # Errors
+    /// As [`estimate_child`](Self::estimate_child).
+    fn estimate_many(&mut self, children: &[(&A, Option<&A>)]) -> Result<Vec<Estimate>> {
+        children
+            .iter()
+            .map(|(arch, parent)| self.estimate_child(arch, *parent))
+            .collect()
+    }
+
+    /// How many children [`estimate_many`](Self::estimate_many) trains at once (1 unless the
+    /// estimator has a pool of devices); the search hands it that many at a time.
+    fn parallelism(&self) -> usize {
+        1
+    }
+
     /// A short name for logs and reports.
     fn name(&self) -> &'static str {
         "estimator"
@@ -144,6 +164,12 @@ impl<A, E: Estimator<A> + ?Sized> Estimator<A> for Box<E> {
     }
     fn estimate_child(&mut self, arch: &A, parent: Option<&A>) -> Result<Estimate> {
         (**self).estimate_child(arch, parent)
+    }
+    fn estimate_many(&mut self, children: &[(&A, Option<&A>)]) -> Result<Vec<Estimate>> {
+        (**self).estimate_many(children)
+    }
+    fn parallelism(&self) -> usize {
+        (**self).parallelism()
     }
     fn name(&self) -> &'static str {
         (**self).name()

@@ -286,15 +286,28 @@ impl<A: Architecture> Search<A> {
             let proposals = self.strategy.propose(self.config.proposals_per_update)?;
             let mut results: Vec<(Proposal<A>, f64)> = Vec::with_capacity(proposals.len());
             let mut pending = Vec::with_capacity(proposals.len());
-            for proposal in proposals {
+            let group = self.estimator.parallelism().max(1);
+            for chunk in proposals.chunks(group) {
                 if self.stop.load(Ordering::SeqCst) {
                     return Ok(false);
                 }
-                let estimate = self
-                    .estimator
-                    .estimate_child(&proposal.arch, proposal.parent.as_ref())?;
-                pending.push(self.record(round, update, Phase::Search, &proposal, &estimate)?);
-                results.push((proposal, estimate.reward));
+                let children: Vec<(&A, Option<&A>)> =
+                    chunk.iter().map(|p| (&p.arch, p.parent.as_ref())).collect();
+                let estimates = self.estimator.estimate_many(&children)?;
+                if estimates.len() != chunk.len() {
+                    return Err(SearchError::Estimator(EstimatorError::InvalidSetting {
+                        field: "estimate_many",
+                        reason: format!(
+                            "returned {} estimates for {} children",
+                            estimates.len(),
+                            chunk.len()
+                        ),
+                    }));
+                }
+                for (proposal, estimate) in chunk.iter().zip(estimates) {
+                    pending.push(self.record(round, update, Phase::Search, proposal, &estimate)?);
+                    results.push((proposal.clone(), estimate.reward));
+                }
             }
             self.strategy.observe(&results)?;
             let baseline = self.strategy.baseline();
