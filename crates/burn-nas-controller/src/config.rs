@@ -63,6 +63,12 @@ pub struct ReinforceConfig {
     /// the policy from collapsing before it has explored. 0 in the reference presets.
     #[serde(default)]
     pub entropy_loss_weight: f64,
+    /// Add a learned embedding of the step index to the LSTM input at every step (one vector
+    /// per decision and per initial anchor), so that the state tells the positions apart from
+    /// the first update on. Off in the reference presets (NAS-RL and ENAS feed only the
+    /// previous token's embedding).
+    #[serde(default)]
+    pub position_embedding: bool,
     /// Target density of skip connections (ENAS macro: 0.4).
     pub skip_target: Option<f64>,
     /// Weight of the KL penalty between skip probabilities and the target (ENAS macro: 0.8).
@@ -92,6 +98,7 @@ impl ReinforceConfig {
             baseline_decay: 0.95,
             entropy_weight: 0.0,
             entropy_loss_weight: 0.0,
+            position_embedding: false,
             skip_target: None,
             skip_weight: 0.0,
             seed: 0,
@@ -119,6 +126,7 @@ impl ReinforceConfig {
             baseline_decay: 0.99,
             entropy_weight: 1e-4,
             entropy_loss_weight: 0.0,
+            position_embedding: false,
             skip_target: Some(0.4),
             skip_weight: 0.8,
             seed: 0,
@@ -157,6 +165,7 @@ impl ReinforceConfig {
             baseline_decay: 0.99,
             entropy_weight: 1e-4,
             entropy_loss_weight: 0.0,
+            position_embedding: false,
             skip_target: None,
             skip_weight: 0.0,
             seed: 0,

@@ -49,6 +49,8 @@ pub struct Policy {
     attn_prev: Param<Tensor<2>>,
     attn_curr: Param<Tensor<2>>,
     attn_v: Param<Tensor<2>>,
+    /// One learned input vector per LSTM step (`[steps, H]`), when configured.
+    position: Option<Param<Tensor<2>>>,
     hidden: usize,
 }
 
@@ -99,6 +101,15 @@ pub(crate) struct Trace {
     pub skip_kl: Option<(Tensor<1>, usize)>,
     /// Skip bits on / total, over all rows.
     pub skips: (usize, usize),
+}
+
+/// LSTM steps of one pass over `decisions`: one per initial anchor and one per decision.
+pub(crate) fn steps(decisions: &Decisions) -> usize {
+    decisions
+        .groups()
+        .iter()
+        .map(|g| g.initial_anchors + g.blocks.iter().map(Vec::len).sum::<usize>())
+        .sum()
 }
 
 /// A parameter drawn uniformly from `[−range, range]` with the controller's own RNG, so that
@@ -176,9 +187,11 @@ fn pick(probs: &[f32], rng: &mut ChaCha8Rng, greedy: bool) -> usize {
 }
 
 impl Policy {
-    /// A policy for `heads` (name, options) with `config`'s sizes, on `device`.
+    /// A policy for `heads` (name, options) with `config`'s sizes, on `device`; `steps` is the
+    /// number of LSTM steps of one pass (see [`steps`]).
     pub(crate) fn new(
         heads: &[(String, usize)],
+        steps: usize,
         config: &ReinforceConfig,
         device: &Device,
     ) -> Result<Policy> {
@@ -234,11 +247,24 @@ impl Policy {
             attn_prev: uniform([h, h], r, rng, device),
             attn_curr: uniform([h, h], r, rng, device),
             attn_v: uniform([h, 1], r, rng, device),
+            position: config
+                .position_embedding
+                .then(|| uniform([steps.max(1), h], r, rng, device)),
             hidden: h,
         })
     }
 
-    fn step(&self, mut x: Tensor<2>, hs: &mut [Tensor<2>], cs: &mut [Tensor<2>]) -> Tensor<2> {
+    fn step(
+        &self,
+        mut x: Tensor<2>,
+        index: &mut usize,
+        hs: &mut [Tensor<2>],
+        cs: &mut [Tensor<2>],
+    ) -> Tensor<2> {
+        if let Some(p) = &self.position {
+            x = x + p.val().narrow(0, *index, 1);
+        }
+        *index += 1;
         for (layer, (h, c)) in self.lstm.iter().zip(hs.iter_mut().zip(cs.iter_mut())) {
             let (h2, c2) = layer.step(x, h.clone(), c.clone());
             *h = h2.clone();
@@ -298,19 +324,20 @@ impl Policy {
         }
         let start = self.start.val().repeat_dim(0, m);
         let mut flat = 0;
+        let mut index = 0;
         for (g, group) in decisions.groups().iter().enumerate() {
             let mut values: Vec<Tensor<2>> = Vec::new();
             let mut keys: Vec<Tensor<2>> = Vec::new();
             let mut x = start.clone();
             for _ in 0..group.initial_anchors {
-                let top = self.step(x.clone(), &mut hs, &mut cs);
+                let top = self.step(x.clone(), &mut index, &mut hs, &mut cs);
                 values.push(zeros());
                 keys.push(top.matmul(self.attn_prev.val()));
             }
             for block in &group.blocks {
                 let mut top = zeros();
                 for decision in block {
-                    top = self.step(x, &mut hs, &mut cs);
+                    top = self.step(x, &mut index, &mut hs, &mut cs);
                     x = match decision {
                         Decision::Categorical { .. } => {
                             let Some(head) = head_of.get(flat).copied().flatten() else {

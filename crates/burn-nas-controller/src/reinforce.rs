@@ -14,7 +14,7 @@ use crate::adam::{Adam, AdamState};
 use crate::config::ReinforceConfig;
 use crate::error::{Result, check_rewards, invalid, state};
 use crate::params::{TensorValues, export, import};
-use crate::policy::{Drive, Policy, Shaping};
+use crate::policy::{Drive, Policy, Shaping, steps};
 use crate::strategy::{Proposal, SearchStrategy};
 
 /// What the last controller update did.
@@ -93,7 +93,8 @@ fn parts<S: SearchSpace>(
 /// head's softmax, whose sampled value's embedding is the next input; each input choice
 /// through attention over the anchors of earlier blocks (the chosen anchor is the next input);
 /// each skip set through one sigmoid per earlier anchor (the mean of the chosen anchors is
-/// the next input). Logits are shaped `c · tanh(l / T)` as configured. Sampling runs without
+/// the next input). With `position_embedding`, a learned vector per step is added to the LSTM
+/// input. Logits are shaped `c · tanh(l / T)` as configured. Sampling runs without
 /// autodiff; [`observe`](SearchStrategy::observe) re-scores the sampled tokens under autodiff
 /// with the same code and takes one Adam step on
 /// `Σ_k −log π(a_k)·(R_k − b) / m + skip_weight · KL(p_skip ‖ target)`, where `b` is an
@@ -134,7 +135,12 @@ impl<S: SearchSpace> Reinforce<S> {
     pub fn new(space: S, config: ReinforceConfig, device: Device) -> Result<Self> {
         config.validate()?;
         let (heads, head_of, shaping) = parts(&space, &config)?;
-        let policy = Policy::new(&heads, &config, &device.clone().autodiff())?;
+        let policy = Policy::new(
+            &heads,
+            steps(space.decisions()),
+            &config,
+            &device.clone().autodiff(),
+        )?;
         Ok(Reinforce {
             shaping,
             adam: Adam::new(config.lr, config.beta1, config.beta2, config.eps),
@@ -342,7 +348,12 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
         }
         saved.config.validate()?;
         let (heads, head_of, shaping) = parts(&self.space, &saved.config)?;
-        let fresh = Policy::new(&heads, &saved.config, &self.device.clone().autodiff())?;
+        let fresh = Policy::new(
+            &heads,
+            steps(self.space.decisions()),
+            &saved.config,
+            &self.device.clone().autodiff(),
+        )?;
         let policy = import(fresh, &saved.weights).map_err(|missing| {
             state(
                 "reinforce",

@@ -12,18 +12,20 @@ use burn_nas_space::{
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// NAS-RL's 2×35 LSTM with a bounded, learnable-rate setting for the synthetic task.
+/// NAS-RL's 2×35 LSTM with bounded logits, a faster learning rate and a position embedding
+/// (so that save/load and greedy derivation cover every kind of parameter).
 fn learner() -> ReinforceConfig {
     ReinforceConfig {
         tanh_constant: Some(2.5),
         lr: 0.02,
         baseline_decay: 0.9,
+        position_embedding: true,
         ..ReinforceConfig::nas_rl()
     }
 }
 
 /// A space of `n` independent 4-way choices sharing one head: the controller must tell the
-/// positions apart through its LSTM state alone.
+/// positions apart through its LSTM state (and position embedding).
 #[derive(Clone)]
 struct Choices {
     decisions: Decisions,
@@ -61,25 +63,73 @@ impl SearchSpace for Choices {
     }
 }
 
-/// NAS-RL's 2×35 LSTM with unbounded logits and an entropy bonus on the loss, which keeps the
-/// policy from collapsing onto the positions' majority choice before it has explored.
-fn synthetic_learner() -> ReinforceConfig {
+/// Decision units of `space`: one per choice, one per skip bit (what `agreement` counts).
+fn units<S: SearchSpace>(space: &S) -> usize {
+    space
+        .decisions()
+        .as_slice()
+        .iter()
+        .map(|d| match d {
+            Decision::SkipSet { among } => *among,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Expected reward of uniform sampling on the hidden-target task.
+fn chance<S: SearchSpace>(space: &S) -> f64 {
+    let hits: f64 = space
+        .decisions()
+        .as_slice()
+        .iter()
+        .map(|d| match d {
+            Decision::Categorical { options: n, .. } | Decision::SelectInput { among: n } => {
+                1.0 / *n as f64
+            }
+            Decision::SkipSet { among } => *among as f64 / 2.0,
+        })
+        .sum();
+    hits / units(space) as f64
+}
+
+/// The settings of the synthetic-task tests. They differ from the paper presets: NAS-RL's
+/// 2×35 LSTM (init U(−0.08, 0.08), with biases) but unbounded logits, Adam lr 0.01, baseline
+/// decay 0.9, a learned position embedding on the LSTM input (`position_embedding`), and an
+/// entropy bonus on the loss of `0.2 / units` — the reward is the mean over `units` decision
+/// units, so one unit's policy gradient scales as `1 / units`, and so must the entropy term
+/// that keeps the policy from collapsing before it has explored (larger stalls short of the
+/// target, smaller lets it collapse).
+fn synthetic_learner<S: SearchSpace>(space: &S) -> ReinforceConfig {
     ReinforceConfig {
         tanh_constant: None,
         lr: 0.01,
-        entropy_loss_weight: 0.02,
+        entropy_loss_weight: 0.2 / units(space) as f64,
         baseline_decay: 0.9,
+        position_embedding: true,
         ..ReinforceConfig::nas_rl()
     }
 }
 
-/// Runs `updates` updates of 40 samples on the hidden-target task; returns (first mean reward,
-/// mean of the last 5, best, evaluations, first entropy, last entropy, target).
-fn learn<S: SearchSpace + Clone>(
-    space: &S,
-    updates: usize,
-    seed: u64,
-) -> (f64, f64, f64, usize, f64, f64, Vec<Token>)
+/// How a run on the hidden-target task went.
+struct Run {
+    /// Mean reward of the first update's samples.
+    first: f64,
+    /// Mean reward of the samples of the last 5 updates.
+    last: f64,
+    /// Best reward of any sample.
+    best: f64,
+    /// Samples evaluated.
+    evaluations: usize,
+    /// Mean sample entropy of the first update and of the last 5.
+    entropy: (f64, f64),
+    target: Vec<Token>,
+}
+
+/// Samples per update in the synthetic-task runs.
+const SAMPLES: usize = 40;
+
+/// Runs `updates` updates of `SAMPLES` samples on the hidden-target task with `seed`.
+fn learn<S: SearchSpace + Clone>(space: &S, updates: usize, seed: u64) -> Run
 where
     S::Arch: Clone,
 {
@@ -88,14 +138,14 @@ where
         .sample(&mut ChaCha8Rng::seed_from_u64(100 + seed));
     let mut c = Reinforce::new(
         space.clone(),
-        synthetic_learner().with_seed(seed),
+        synthetic_learner(space).with_seed(seed),
         Device::flex(),
     )
     .unwrap();
     let (mut means, mut entropies, mut best, mut evaluations) = (Vec::new(), Vec::new(), 0.0f64, 0);
     for _ in 0..updates {
         let results: Vec<_> = c
-            .propose(40)
+            .propose(SAMPLES)
             .unwrap()
             .into_iter()
             .map(|p| {
@@ -104,27 +154,27 @@ where
             })
             .collect();
         evaluations += results.len();
-        means.push(results.iter().map(|(_, r)| r).sum::<f64>() / 40.0);
+        let n = results.len() as f64;
+        means.push(results.iter().map(|(_, r)| r).sum::<f64>() / n);
         entropies.push(
             results
                 .iter()
                 .map(|(p, _)| p.entropy.unwrap_or(0.0))
                 .sum::<f64>()
-                / 40.0,
+                / n,
         );
         best = results.iter().map(|(_, r)| *r).fold(best, f64::max);
         c.observe(&results).unwrap();
     }
-    let last = means[means.len() - 5..].iter().sum::<f64>() / 5.0;
-    (
-        means[0],
-        last,
+    let tail = |v: &[f64]| v[v.len() - 5..].iter().sum::<f64>() / 5.0;
+    Run {
+        first: means[0],
+        last: tail(&means),
         best,
         evaluations,
-        entropies[0],
-        entropies[entropies.len() - 1],
+        entropy: (entropies[0], tail(&entropies)),
         target,
-    )
+    }
 }
 
 fn random_best<S: SearchSpace + Clone>(space: &S, evaluations: usize, target: &[Token]) -> f64
@@ -140,31 +190,72 @@ where
         .fold(0.0, f64::max)
 }
 
-#[test]
-fn controller_learns_a_hidden_target_of_independent_choices() {
-    let space = Choices::new(10);
-    let (first, last, best, n, e0, e1, target) = learn(&space, 200, 1);
-    let random = random_best(&space, n, &target);
+/// The bar on one space: from chance to a mean reward ≥ 0.9 within `updates` updates,
+/// a best reward above random search's at the same number of evaluations, and a falling
+/// policy entropy.
+fn reaches_the_target<S: SearchSpace + Clone>(space: &S, name: &str, updates: usize)
+where
+    S::Arch: Clone,
+{
+    let run = learn(space, updates, 1);
+    let random = random_best(space, run.evaluations, &run.target);
+    let chance = chance(space);
+    let Run {
+        first,
+        last,
+        best,
+        evaluations,
+        entropy: (e0, e1),
+        ..
+    } = run;
     println!(
-        "10 choices: mean reward {first:.2} -> {last:.2}; best {best:.2} vs random {random:.2} at {n}; entropy {e0:.1} -> {e1:.1}"
+        "{name} ({} units): mean reward {first:.3} (chance {chance:.3}) -> {last:.3} in {updates} updates; best {best:.3} vs random {random:.3} at {evaluations}; entropy {e0:.1} -> {e1:.1}",
+        units(space)
     );
-    // Sampling and initialisation are seeded on the host: measured 0.18 -> 0.98.
-    assert!(first < 0.4 && last >= 0.9, "{first} -> {last}");
-    assert!(best > random && e1 < 0.5 * e0);
+    assert!(
+        (first - chance).abs() < 0.1,
+        "{name}: first {first} vs chance {chance}"
+    );
+    assert!(last >= 0.9, "{name}: {first} -> {last}");
+    assert!(best > random, "{name}: best {best} vs random {random}");
+    assert!(e1 < 0.25 * e0, "{name}: entropy {e0} -> {e1}");
 }
 
 #[test]
-fn controller_reward_rises_on_the_macro_space() {
-    let space = MacroSpace::new(6, &MacroOp::ALL).unwrap();
-    let (first, last, best, n, e0, e1, target) = learn(&space, 300, 1);
-    let random = random_best(&space, n, &target);
-    println!(
-        "macro, 6 layers: mean reward {first:.2} -> {last:.2}; best {best:.2} vs random {random:.2} at {n}; entropy {e0:.1} -> {e1:.1}"
+fn controller_learns_a_hidden_target_of_independent_choices() {
+    // Measured: see docs/controller.md.
+    reaches_the_target(&Choices::new(10), "10 choices", 200);
+}
+
+#[test]
+fn controller_reaches_0_9_on_the_enas_micro_space() {
+    // B = 5, the five default ops: 20 input choices and 20 op choices. Measured: see
+    // docs/controller.md.
+    reaches_the_target(&MicroSpace::default(), "enas_micro, B = 5", 300);
+}
+
+#[test]
+fn controller_reaches_0_9_on_the_enas_macro_space() {
+    // 6 layers, all six ops: 6 op choices and 15 skip bits. The skip bits (one sigmoid per
+    // earlier layer from the anchor attention) are learned last, hence more updates.
+    reaches_the_target(
+        &MacroSpace::new(6, &MacroOp::ALL).unwrap(),
+        "enas_macro, 6 layers",
+        400,
     );
-    // Measured 0.41 -> 0.86 in 300 updates. (The bar of 0.9 on every space is not met
-    // yet: the micro and NAS-RL spaces learn more slowly; see docs/controller.md.)
-    assert!(first < 0.5 && last >= 0.8, "{first} -> {last}");
-    assert!(best > random && e1 < 0.7 * e0);
+}
+
+#[test]
+fn controller_reaches_0_9_on_the_nas_rl_space() {
+    // 6 layers with strides {1, 2, 3}: 24 choices and 15 skip bits.
+    reaches_the_target(
+        &NasRlSpace::new(6)
+            .unwrap()
+            .with_strides(&[1, 2, 3])
+            .unwrap(),
+        "nas_rl, 6 layers with strides",
+        300,
+    );
 }
 
 #[test]
@@ -211,7 +302,15 @@ fn skip_penalty_alone_moves_skip_density_to_the_target() {
 
 #[test]
 fn sampled_log_probs_equal_rescored_ones() {
-    for config in [ReinforceConfig::enas_micro(), ReinforceConfig::nas_rl()] {
+    let positions = ReinforceConfig {
+        position_embedding: true,
+        ..ReinforceConfig::nas_rl()
+    };
+    for config in [
+        ReinforceConfig::enas_micro(),
+        ReinforceConfig::nas_rl(),
+        positions,
+    ] {
         let mut controller = Reinforce::new(MicroSpace::default(), config, Device::flex()).unwrap();
         for p in controller.propose(5).unwrap() {
             let sampled = p.log_prob.unwrap();
