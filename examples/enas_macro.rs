@@ -29,7 +29,7 @@ enum Preset {
 
 /// ENAS macro search, then retraining of the found network.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     /// Settings bundle; the flags below override single values.
     #[arg(long, value_enum, default_value = "fast")]

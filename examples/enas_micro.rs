@@ -21,7 +21,8 @@ use common::CommonArgs;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Preset {
     /// Search and a short retrain in about 15 minutes on 2 CPU cores (Fashion-MNIST): a small
-    /// supernet at 14×14, 12,000 training images, 6 rounds; retrain 3 epochs at full size.
+    /// supernet (2 + 2 cells × 8 channels) at 14×14 on 10,000 training images, 5 rounds of 30
+    /// controller updates × 10; retrain 2 epochs at 28×28 with 8 channels, test on 10,000.
     Fast,
     /// ENAS's CIFAR-10 settings: supernet 6 + 2 layers × 20 channels, 45k/5k split, 150 epochs
     /// of search; retrain 15 layers × 36 channels, aux head, drop path, 630 epochs. For a GPU.
@@ -30,7 +31,7 @@ enum Preset {
 
 /// ENAS micro search, then retraining of the found cell.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     /// Settings bundle; the flags below override single values.
     #[arg(long, value_enum, default_value = "fast")]
@@ -78,14 +79,14 @@ fn settings(cli: &Cli) -> Settings {
         Preset::Fast => Settings {
             train_images: 12_000,
             valid_images: 2_000,
-            rounds: 6,
+            rounds: 5,
             channels: 8,
             layers: 2,
             search_image_size: Some(14),
-            batch_size: 64,
+            batch_size: 32,
             updates_per_round: 30,
-            retrain_epochs: 3,
-            retrain_channels: 16,
+            retrain_epochs: 2,
+            retrain_channels: 8,
             retrain_layers: 2,
             retrain_aux: false,
             retrain_batch: 64,
@@ -167,7 +168,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         supernet,
         &search_task,
         shared_training,
-        s.batch_size,
+        128, // validation images per reward
         device.clone(),
     )?;
     let controller = ReinforceConfig {

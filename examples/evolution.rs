@@ -16,7 +16,7 @@ use common::CommonArgs;
 
 /// Regularized evolution with weight inheritance on ENAS micro cells.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     /// Population size (the oldest member dies when a child is born).
     #[arg(long, default_value_t = 8)]
@@ -77,7 +77,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let inner = TrainFromScratch::new(
         MicroChild(child.clone()),
         &task,
-        fidelity,
+        fidelity.clone(),
         training,
         device.clone(),
     )?;

@@ -19,7 +19,7 @@ use common::CommonArgs;
 
 /// NAS-RL with children trained from scratch at low fidelity.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     /// Layers of every child.
     #[arg(long, default_value_t = 6)]
@@ -75,7 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let from_scratch = TrainFromScratch::new(
         NasRlChild(net.clone()),
         &task,
-        fidelity,
+        fidelity.clone(),
         training,
         device.clone(),
     )?;

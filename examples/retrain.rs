@@ -23,7 +23,7 @@ use common::CommonArgs;
 
 /// Train an architecture from scratch and report its test accuracy.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     /// `best_arch.json` (any space), a run directory holding one, or — with --micro/--macro —
     /// an ENAS integer string.

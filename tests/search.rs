@@ -180,6 +180,16 @@ fn enas_micro_search_writes_a_complete_run_directory() {
     // A run directory is never overwritten unless asked.
     let err = RunDir::create(&dir, false).unwrap_err();
     assert!(err.to_string().contains("already holds a run"), "{err}");
+    // …and overwriting only ever deletes a run directory.
+    let other = tmp("not-a-run-dir");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("precious.txt"), "user data").unwrap();
+    let err = RunDir::create(&other, true).unwrap_err();
+    assert!(err.to_string().contains("refusing to delete"), "{err}");
+    assert!(other.join("precious.txt").is_file());
+    std::fs::remove_dir_all(&other).unwrap();
+    RunDir::create(&dir, true).unwrap();
+    assert!(!dir.join("summary.json").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

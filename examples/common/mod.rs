@@ -193,6 +193,9 @@ fn install_ctrlc(flag: Arc<AtomicBool>) {
     }
 }
 
+/// What a finished search example found: the derived architecture and, if retrained, the report.
+pub type Found<A> = (Derived<A>, Option<RetrainReport>);
+
 /// Runs the search to its budget, derives the result and, unless `epochs` is 0, retrains it
 /// with `factory`. Prints what was found and where the outputs are.
 pub fn finish<A: Architecture, F: burn_nas::estimator::ChildFactory<A>>(
@@ -201,7 +204,7 @@ pub fn finish<A: Architecture, F: burn_nas::estimator::ChildFactory<A>>(
     task: &Task,
     retraining: TrainConfig,
     device: &Device,
-) -> Result<Option<(Derived<A>, Option<RetrainReport>)>, Box<dyn std::error::Error>> {
+) -> Result<Option<Found<A>>, Box<dyn std::error::Error>> {
     let dir = search
         .run_dir()
         .map(|r| r.path().display().to_string())

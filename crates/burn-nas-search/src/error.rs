@@ -31,6 +31,9 @@ pub enum SearchError {
     /// The run directory already holds a run, and overwriting was not asked for.
     #[error("{0} already holds a run; resume it, choose another directory, or ask to overwrite it")]
     RunExists(PathBuf),
+    /// Overwriting was asked for a non-empty directory that does not hold a run.
+    #[error("{0} is not empty and holds no burn-nas run; refusing to delete it")]
+    NotARun(PathBuf),
     /// The checkpoint of a run is missing, damaged, or belongs to another kind of search.
     #[error("checkpoint in {path}: {reason}")]
     Checkpoint {

@@ -26,11 +26,13 @@ pub struct RunDir {
 
 impl RunDir {
     /// A new run in `path`: creates the directory. An existing directory that is not empty is
-    /// an error ([`SearchError::RunExists`]) unless `overwrite`, in which case its contents are
-    /// deleted first.
+    /// an error ([`SearchError::RunExists`]) unless `overwrite`, in which case it is deleted
+    /// first — but only if it holds a run (a `summary.json`, `retrain.json` or `checkpoint/`);
+    /// any other non-empty directory is refused ([`SearchError::NotARun`]).
     ///
     /// # Errors
-    /// [`SearchError::RunExists`], or the directory cannot be created or cleared.
+    /// [`SearchError::RunExists`], [`SearchError::NotARun`], or the directory cannot be created
+    /// or cleared.
     pub fn create(path: impl AsRef<Path>, overwrite: bool) -> Result<Self> {
         let root = path.as_ref().to_path_buf();
         if root.exists() {
@@ -38,6 +40,13 @@ impl RunDir {
             if !empty {
                 if !overwrite {
                     return Err(SearchError::RunExists(root));
+                }
+                // Overwriting deletes the directory: only ever one that holds a run.
+                let is_run = root.join("summary.json").is_file()
+                    || root.join("checkpoint").is_dir()
+                    || root.join("retrain.json").is_file();
+                if !is_run {
+                    return Err(SearchError::NotARun(root));
                 }
                 fs::remove_dir_all(&root).map_err(io(&root))?;
             }

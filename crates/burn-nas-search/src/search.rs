@@ -56,7 +56,7 @@ pub struct Search<A> {
     history: Vec<Evaluation>,
     rounds_done: usize,
     elapsed_base: f64,
-    session: Instant,
+    session: Option<Instant>,
     run: Option<RunDir>,
     stop: Arc<AtomicBool>,
     bars: Bars,
@@ -102,7 +102,7 @@ impl<A: Architecture> Search<A> {
             history: Vec::new(),
             rounds_done: 0,
             elapsed_base: 0.0,
-            session: Instant::now(),
+            session: None,
             run: None,
             stop: Arc::new(AtomicBool::new(false)),
             bars,
@@ -163,7 +163,6 @@ impl<A: Architecture> Search<A> {
         self.history = ckpt.history;
         self.rounds_done = ckpt.rounds_done;
         self.elapsed_base = ckpt.elapsed;
-        self.session = Instant::now();
         self.run = Some(run);
         Ok(self)
     }
@@ -222,7 +221,19 @@ impl<A: Architecture> Search<A> {
     pub fn run(&mut self) -> Result<Outcome> {
         // Time between calls (e.g. before a resume) does not count.
         self.elapsed_base = self.elapsed();
-        self.session = Instant::now();
+        self.session = Some(Instant::now());
+        let outcome = self.run_rounds();
+        // Only time spent in `run` counts (not derivation, retraining or time between calls).
+        self.elapsed_base = self.elapsed();
+        self.session = None;
+        let outcome = outcome?;
+        if outcome == Outcome::Interrupted {
+            self.write_outputs(Status::Interrupted)?;
+        }
+        Ok(outcome)
+    }
+
+    fn run_rounds(&mut self) -> Result<Outcome> {
         if let Some(r) = self.config.budget.rounds {
             self.bars.rounds.set_length(r as u64);
         }
@@ -262,7 +273,7 @@ impl<A: Architecture> Search<A> {
 
     /// Seconds searched so far, over all sessions of this run.
     pub fn elapsed(&self) -> f64 {
-        self.elapsed_base + self.session.elapsed().as_secs_f64()
+        self.elapsed_base + self.session.map_or(0.0, |s| s.elapsed().as_secs_f64())
     }
 
     /// One round; `Ok(false)` when interrupted.
