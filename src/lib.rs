@@ -16,7 +16,10 @@
 //! * [`controller`]: search strategies (REINFORCE LSTM controller, random search, regularized
 //!   evolution);
 //! * [`estimator`]: child training and the performance estimators (low fidelity,
-//!   learning-curve extrapolation, weight inheritance, ENAS weight sharing).
+//!   learning-curve extrapolation, weight inheritance, ENAS weight sharing);
+//! * [`bench`]: the benchmark workloads (the ENAS search step against the PyTorch reference,
+//!   scoring, a per-op profile), shared by `examples/bench.rs`, the criterion bench and CI's
+//!   smoke test.
 //!
 //! ```
 //! use burn_nas::prelude::*;
@@ -31,6 +34,8 @@
 //! ```
 
 #![warn(missing_docs)]
+
+pub mod bench;
 
 pub use burn_nas_backend as backend;
 pub use burn_nas_controller as controller;
