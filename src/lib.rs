@@ -18,7 +18,10 @@
 //! * [`estimator`]: child training and the performance estimators (low fidelity,
 //!   learning-curve extrapolation, weight inheritance, ENAS weight sharing), retraining;
 //! * [`search`]: the search loop — rounds, budgets, derivation, run directories (architecture
-//!   JSON and DOT, history, reward plot, summary, weights), checkpoints and exact resume.
+//!   JSON and DOT, history, reward plot, summary, weights), checkpoints and exact resume;
+//! * [`bench`]: the benchmark workloads (the ENAS search step against the PyTorch reference,
+//!   scoring, a per-op profile), shared by `examples/bench.rs`, the criterion bench and CI's
+//!   smoke test.
 //!
 //! ```
 //! use burn_nas::prelude::*;
@@ -33,6 +36,8 @@
 //! ```
 
 #![warn(missing_docs)]
+
+pub mod bench;
 
 pub use burn_nas_backend as backend;
 pub use burn_nas_controller as controller;

@@ -1,0 +1,127 @@
+//! The ENAS search-step benchmark, in the format of the PyTorch reference
+//! (`shared/bench/enas_micro_step.py`): median seconds per step and images per second.
+//!
+//! ```text
+//! cargo run --release --example bench -- --help
+//! cargo run --release --example bench                        # enas_micro_step, reference sizes
+//! cargo run --release --example bench -- --workload macro    # macro supernet, 12 layers, C = 36
+//! cargo run --release --example bench -- --workload child    # one fixed child's training step
+//! cargo run --release --example bench -- --workload score    # forward-only scoring, no autodiff
+//! cargo run --release --example bench -- --workload ops      # per-op forward/backward profile
+//! cargo run --release --features mimalloc --example bench    # with mimalloc as the allocator
+//! ```
+
+use burn_nas::backend::DeviceSpec;
+use burn_nas::bench::{BenchConfig, Workload, profile_ops, run};
+use clap::{Parser, ValueEnum};
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// What to time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Which {
+    /// Shared-weight training step of the ENAS micro supernet (the reference workload).
+    Micro,
+    /// Shared-weight training step of the ENAS macro supernet.
+    Macro,
+    /// Training step of one fixed micro child network.
+    Child,
+    /// Forward-only scoring of sampled architectures with the micro supernet.
+    Score,
+    /// Forward and forward + backward of the individual ops at the supernet's shapes.
+    Ops,
+}
+
+/// Times the ENAS search step (and its parts) on a burn device.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "Times the ENAS search step (and its parts) in the format of the PyTorch reference"
+)]
+struct Args {
+    /// Workload.
+    #[arg(long, value_enum, default_value_t = Which::Micro)]
+    workload: Which,
+    /// Device: `flex`, `wgpu`, `wgpu:N`, `wgpu:cpu`, `cuda:N`, `remote:ws://HOST:PORT`.
+    #[arg(long, default_value = "flex")]
+    device: DeviceSpec,
+    /// Timed steps (ops: timed repetitions per op).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    steps: u64,
+    /// Untimed steps before the timed ones.
+    #[arg(long, default_value_t = 3)]
+    warmup: u64,
+    /// Images per step.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    batch: u64,
+    /// Channels of the first cells (default: 20; macro: 36).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    channels: Option<u64>,
+    /// Normal layers (default: 6; macro: 12).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    layers: Option<u64>,
+    /// Image height and width.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(8..))]
+    hw: u64,
+    /// Seed of weights, inputs and architectures.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Worker threads of the CPU backend (default: rayon's, one per core).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    threads: Option<u64>,
+    /// Score workload: run the scoring pass on the autodiff device (for comparison).
+    #[arg(long)]
+    score_on_autodiff: bool,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    if let Some(n) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n as usize)
+            .build_global()?;
+    }
+    let workload = match args.workload {
+        Which::Micro => Workload::Micro,
+        Which::Macro => Workload::Macro,
+        Which::Child => Workload::Child,
+        Which::Score => Workload::Score,
+        Which::Ops => {
+            let device = args.device.to_device()?;
+            let defaults = BenchConfig::new(Workload::Micro);
+            let timings = profile_ops(
+                args.batch as usize,
+                args.channels.map_or(defaults.channels, |c| c as usize),
+                args.hw as usize,
+                args.steps as usize,
+                &device,
+            )?;
+            println!(
+                "ops burn-nas-{} device={}",
+                env!("CARGO_PKG_VERSION"),
+                args.device
+            );
+            for t in timings {
+                println!("{t}");
+            }
+            return Ok(());
+        }
+    };
+    let defaults = BenchConfig::new(workload);
+    let config = BenchConfig {
+        batch: args.batch as usize,
+        channels: args.channels.map_or(defaults.channels, |c| c as usize),
+        layers: args.layers.map_or(defaults.layers, |l| l as usize),
+        image_size: args.hw as usize,
+        steps: args.steps as usize,
+        warmup: args.warmup as usize,
+        seed: args.seed,
+        score_on_autodiff: args.score_on_autodiff,
+        ..defaults
+    };
+    let report = run(&config, &args.device)?;
+    println!("{report}");
+    Ok(())
+}

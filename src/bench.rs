@@ -1,0 +1,749 @@
+//! Benchmark workloads: the ENAS search step and its parts, timed the way the PyTorch
+//! reference (`shared/bench/enas_micro_step.py`) times them.
+//!
+//! One [`Workload`] step is:
+//!
+//! * [`Workload::Micro`] (`enas_micro_step`): one shared-weight training step of the ENAS micro
+//!   supernet on a freshly sampled random architecture — forward, cross-entropy, backward,
+//!   global-norm clipping at 5, SGD (lr 0.05, Nesterov 0.9, L2 1e-4). Defaults: `L = 6` normal
+//!   layers + 2 reduction cells, `C = 20`, `B = 5`, all five ops, 3×32×32 inputs, 10 classes,
+//!   batch 64;
+//! * [`Workload::Macro`] (`enas_macro_step`): the same step on the ENAS macro supernet
+//!   (12 layers, `C = 36`);
+//! * [`Workload::Child`] (`enas_child_step`): the same step on a fixed child — a
+//!   [`MicroNet`](crate::space::nn::MicroNet) of one architecture sampled once (no auxiliary
+//!   head, no drop path, no dropout, so that it differs from the micro step only by weight
+//!   sharing);
+//! * [`Workload::Score`] (`enas_score`): the controller's reward pass — the micro supernet's
+//!   forward pass of a sampled architecture on a validation batch with batch statistics
+//!   ([`Mode::SCORE`]), on the plain (non-autodiff) device, and its accuracy read back.
+//!
+//! Inputs are random tensors made on the device before the clock starts, as in the reference;
+//! the first `warmup` steps are not timed. [`profile_ops`] times the individual ops of a step
+//! (depthwise and pointwise convolutions, pooling, batch norm, concatenation) forward and
+//! forward + backward at the supernet's shapes.
+//!
+//! ```
+//! use burn_nas::backend::DeviceSpec;
+//! use burn_nas::bench::{BenchConfig, Workload, run};
+//!
+//! let config = BenchConfig::tiny(Workload::Micro);
+//! let report = run(&config, &DeviceSpec::Flex)?;
+//! assert_eq!(report.seconds.len(), config.steps);
+//! println!("{report}");
+//! # Ok::<(), burn_nas::bench::BenchError>(())
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::module::{avg_pool2d, batch_norm_train, conv2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use burn_nas_backend::{DeviceError, DeviceSpec};
+use burn_nas_estimator::clip_global_norm;
+use burn_nas_space::nn::{
+    MacroSupernet, MacroSupernetConfig, MicroNet, MicroNetConfig, MicroSupernet,
+    MicroSupernetConfig, Mode, NetError, Network,
+};
+use burn_nas_space::{ArchError, MacroOp, MacroSpace, MicroArch, MicroSpace, SearchSpace};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Learning rate of the reference step.
+pub const LR: f64 = 0.05;
+/// Nesterov momentum of the reference step.
+pub const MOMENTUM: f64 = 0.9;
+/// L2 weight decay of the reference step.
+pub const WEIGHT_DECAY: f32 = 1e-4;
+/// Maximum global gradient norm of the reference step.
+pub const CLIP: f64 = 5.0;
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// A setting is out of range.
+    #[error("invalid benchmark setting `{field}`: {reason}")]
+    Invalid {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The network could not be built or run.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// The search space rejected an architecture.
+    #[error(transparent)]
+    Arch(#[from] ArchError),
+    /// The device could not be opened.
+    #[error(transparent)]
+    Backend(#[from] DeviceError),
+    /// The device failed to finish its queued work.
+    #[error("device failed to synchronise: {0}")]
+    Device(String),
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> BenchError {
+    BenchError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// What one benchmark step does (see the [module docs](self)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Workload {
+    /// Shared-weight training step of the ENAS micro supernet on a fresh random architecture.
+    Micro,
+    /// Shared-weight training step of the ENAS macro supernet on a fresh random architecture.
+    Macro,
+    /// Training step of one fixed micro child network.
+    Child,
+    /// Forward-only scoring of a fresh random architecture with the micro supernet's weights.
+    Score,
+}
+
+impl Workload {
+    /// Every workload, in a stable order.
+    pub const ALL: [Workload; 4] = [
+        Workload::Micro,
+        Workload::Macro,
+        Workload::Child,
+        Workload::Score,
+    ];
+
+    /// The benchmark's name, as printed at the start of its result line.
+    pub fn bench_name(self) -> &'static str {
+        match self {
+            Workload::Micro => "enas_micro_step",
+            Workload::Macro => "enas_macro_step",
+            Workload::Child => "enas_child_step",
+            Workload::Score => "enas_score",
+        }
+    }
+
+    /// The short name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Workload::Micro => "micro",
+            Workload::Macro => "macro",
+            Workload::Child => "child",
+            Workload::Score => "score",
+        }
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Workload {
+    type Err = BenchError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Workload::ALL
+            .into_iter()
+            .find(|w| w.as_str() == s.trim().to_ascii_lowercase())
+            .ok_or_else(|| {
+                invalid(
+                    "workload",
+                    format!("unknown `{s}` (expected micro, macro, child or score)"),
+                )
+            })
+    }
+}
+
+/// Sizes and counts of one benchmark run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchConfig {
+    /// What a step does.
+    pub workload: Workload,
+    /// Images per step.
+    pub batch: usize,
+    /// Channels of the first cells (`C`).
+    pub channels: usize,
+    /// Normal layers `L` (micro, child: plus two reduction cells) or layers (macro).
+    pub layers: usize,
+    /// Image height and width.
+    pub image_size: usize,
+    /// Number of classes.
+    pub classes: usize,
+    /// Timed steps.
+    pub steps: usize,
+    /// Untimed steps before them.
+    pub warmup: usize,
+    /// Seed of the weights, the inputs and the sampled architectures.
+    pub seed: u64,
+    /// [`Workload::Score`] only: score on the autodiff device, as a scorer that forgot to drop
+    /// autodiff would (for comparison).
+    pub score_on_autodiff: bool,
+}
+
+impl BenchConfig {
+    /// The reference configuration of `workload`: batch 64, 3×32×32, 10 classes, 20 timed
+    /// steps after 3 untimed ones; `L = 6`, `C = 20` (micro, child, score) or 12 layers,
+    /// `C = 36` (macro).
+    pub fn new(workload: Workload) -> Self {
+        let (layers, channels) = match workload {
+            Workload::Macro => (12, 36),
+            _ => (6, 20),
+        };
+        BenchConfig {
+            workload,
+            batch: 64,
+            channels,
+            layers,
+            image_size: 32,
+            classes: 10,
+            steps: 20,
+            warmup: 3,
+            seed: 0,
+            score_on_autodiff: false,
+        }
+    }
+
+    /// A configuration small enough for a smoke test: batch 2, `C = 4`, 3 layers, 8×8, one
+    /// step, no warmup.
+    pub fn tiny(workload: Workload) -> Self {
+        BenchConfig {
+            batch: 2,
+            channels: 4,
+            layers: 3,
+            image_size: 8,
+            steps: 1,
+            warmup: 0,
+            ..BenchConfig::new(workload)
+        }
+    }
+
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`BenchError::Invalid`] naming the first impossible setting.
+    pub fn validate(&self) -> Result<(), BenchError> {
+        let positive = [
+            ("batch", self.batch),
+            ("channels", self.channels),
+            ("layers", self.layers),
+            ("steps", self.steps),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                return Err(invalid(field, "must be at least 1"));
+            }
+        }
+        if self.classes < 2 {
+            return Err(invalid("classes", "must be at least 2"));
+        }
+        if self.image_size < 8 {
+            return Err(invalid("image_size", "must be at least 8"));
+        }
+        if self.workload != Workload::Macro && self.layers < 2 {
+            return Err(invalid(
+                "layers",
+                "the micro networks need at least 2 normal layers",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The timings of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchReport {
+    /// The configuration that ran.
+    pub config: BenchConfig,
+    /// The device, as [`DeviceSpec`] writes it.
+    pub device: String,
+    /// Seconds of each timed step.
+    pub seconds: Vec<f64>,
+}
+
+impl BenchReport {
+    /// Median seconds per step (the mean of the two middle ones for an even count).
+    pub fn median_seconds(&self) -> f64 {
+        median(&self.seconds)
+    }
+
+    /// Images per second at the median step time.
+    pub fn images_per_second(&self) -> f64 {
+        self.config.batch as f64 / self.median_seconds()
+    }
+}
+
+impl fmt::Display for BenchReport {
+    /// One line in the reference script's format, e.g.
+    /// `enas_micro_step burn-nas-0.1.0 device=flex batch=64 C=20 L=6 hw=32 median_step_s=0.6000
+    /// images_per_s=106.7`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        write!(
+            f,
+            "{} burn-nas-{} device={} batch={} C={} L={} hw={} median_step_s={:.4} images_per_s={:.1}",
+            c.workload.bench_name(),
+            env!("CARGO_PKG_VERSION"),
+            self.device,
+            c.batch,
+            c.channels,
+            c.layers,
+            c.image_size,
+            self.median_seconds(),
+            self.images_per_second()
+        )
+    }
+}
+
+/// The median of `values` (0 for none).
+pub fn median(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The reference optimizer: SGD, lr [`LR`], Nesterov [`MOMENTUM`], L2 [`WEIGHT_DECAY`].
+fn optimizer() -> ModuleOptimizer {
+    SgdConfig::new()
+        .with_momentum(Some(
+            MomentumConfig::new()
+                .with_momentum(MOMENTUM)
+                .with_dampening(0.0)
+                .with_nesterov(true),
+        ))
+        .with_weight_decay(Some(WeightDecayConfig::new(WEIGHT_DECAY)))
+        .init()
+}
+
+/// Backward, global-norm clip at [`CLIP`], one SGD step.
+fn descend<M: Module>(
+    net: M,
+    logits: Tensor<2>,
+    labels: Tensor<1, Int>,
+    optim: &mut ModuleOptimizer,
+) -> M {
+    let loss = CrossEntropyLossConfig::new()
+        .init(&logits.device())
+        .forward(logits, labels);
+    let mut grads = GradientsParams::from_grads(loss.backward(), &net);
+    clip_global_norm(&net, &mut grads, CLIP);
+    optim.step(LR, net, grads)
+}
+
+/// The network a workload steps, with what it needs.
+// One per bench, built once: variant size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum State {
+    Micro(Option<MicroSupernet>, ModuleOptimizer),
+    Macro(Option<MacroSupernet>, ModuleOptimizer),
+    Child(Option<MicroNet>, ModuleOptimizer),
+    Score(MicroSupernet),
+}
+
+/// A built workload, ready to step: the network, its optimizer and the random sources.
+///
+/// Build it with [`Bench::new`], then call [`Bench::step`] as often as wanted (a criterion
+/// bench times `step`; [`run`] does warmup + timed steps).
+pub struct Bench {
+    state: State,
+    config: BenchConfig,
+    device: Device,
+    rng: ChaCha8Rng,
+}
+
+impl fmt::Debug for Bench {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bench")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bench {
+    /// Builds the network of `config.workload` on `device` (training workloads on its
+    /// autodiff version; scoring on the plain device unless `score_on_autodiff`).
+    ///
+    /// # Errors
+    /// Invalid settings or networks.
+    pub fn new(config: &BenchConfig, device: &Device) -> Result<Bench, BenchError> {
+        config.validate()?;
+        let device = device.clone().inner();
+        device.seed(config.seed);
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let ad = device.clone().autodiff();
+        let micro = MicroSpace::default();
+        let supernet = |on: &Device| {
+            MicroSupernetConfig::new(config.classes)
+                .with_image_size(config.image_size)
+                .with_layers(config.layers)
+                .with_channels(config.channels)
+                .with_dropout(0.0)
+                .init(&micro, on)
+        };
+        let state = match config.workload {
+            Workload::Micro => State::Micro(Some(supernet(&ad)?), optimizer()),
+            Workload::Macro => State::Macro(
+                Some(
+                    MacroSupernetConfig::new(config.classes)
+                        .with_image_size(config.image_size)
+                        .with_channels(config.channels)
+                        .with_dropout(0.0)
+                        .init(&MacroSpace::new(config.layers, &MacroOp::ALL)?, &ad)?,
+                ),
+                optimizer(),
+            ),
+            Workload::Child => {
+                let arch: MicroArch = micro.sample(&mut rng)?;
+                let net = MicroNetConfig::new(config.classes)
+                    .with_image_size(config.image_size)
+                    .with_layers(config.layers)
+                    .with_channels(config.channels)
+                    .with_aux_head(false)
+                    .with_drop_path_keep(1.0)
+                    .with_dropout(0.0)
+                    .init(&arch, &ad)?;
+                State::Child(Some(net), optimizer())
+            }
+            Workload::Score => State::Score(supernet(if config.score_on_autodiff {
+                &ad
+            } else {
+                &device
+            })?),
+        };
+        Ok(Bench {
+            state,
+            config: config.clone(),
+            device,
+            rng,
+        })
+    }
+
+    /// Random images and labels of one batch on `device`.
+    fn batch(&mut self, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+        let c = &self.config;
+        let x = Tensor::<4>::random(
+            [c.batch, 3, c.image_size, c.image_size],
+            Distribution::Normal(0.0, 1.0),
+            device,
+        );
+        let classes = c.classes as i64;
+        let labels: Vec<i64> = (0..c.batch)
+            .map(|_| self.rng.random_range(0..classes))
+            .collect();
+        let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [c.batch]), device);
+        (x, y)
+    }
+
+    /// Runs one step; returns its wall time in seconds (inputs and the sampled architecture are
+    /// made before the clock starts; the device is synchronised before it stops).
+    ///
+    /// # Errors
+    /// Sampling or device errors.
+    pub fn step(&mut self) -> Result<f64, BenchError> {
+        let on = match (&self.state, self.config.score_on_autodiff) {
+            (State::Score(_), false) => self.device.clone(),
+            _ => self.device.clone().autodiff(),
+        };
+        let (x, y) = self.batch(&on);
+        let start;
+        match &mut self.state {
+            State::Micro(net, optim) => {
+                let n = take(net)?;
+                let arch = n.space().sample(&mut self.rng)?;
+                start = Instant::now();
+                let logits = n.forward(x, &arch, Mode::TRAIN)?;
+                *net = Some(descend(n, logits, y, optim));
+            }
+            State::Macro(net, optim) => {
+                let n = take(net)?;
+                let arch = n.space().sample(&mut self.rng)?;
+                start = Instant::now();
+                let logits = n.forward(x, &arch, Mode::TRAIN)?;
+                *net = Some(descend(n, logits, y, optim));
+            }
+            State::Child(net, optim) => {
+                let n = take(net)?;
+                start = Instant::now();
+                let logits = Network::forward(&n, x, Mode::TRAIN);
+                *net = Some(descend(n, logits, y, optim));
+            }
+            State::Score(net) => {
+                let arch = net.space().sample(&mut self.rng)?;
+                start = Instant::now();
+                let logits = net.forward(x, &arch, Mode::SCORE)?;
+                let hits = logits
+                    .argmax(1)
+                    .flatten::<1>(0, 1)
+                    .equal(y)
+                    .int()
+                    .sum()
+                    .into_scalar::<i64>();
+                std::hint::black_box(hits);
+            }
+        }
+        self.device
+            .sync()
+            .map_err(|e| BenchError::Device(format!("{e:?}")))?;
+        Ok(start.elapsed().as_secs_f64())
+    }
+}
+
+fn take<M>(net: &mut Option<M>) -> Result<M, BenchError> {
+    net.take()
+        .ok_or_else(|| invalid("network", "lost after a failed step"))
+}
+
+/// Builds `config`'s workload on the device `spec` names, runs `warmup` untimed steps and
+/// `steps` timed ones.
+///
+/// # Errors
+/// The device is not compiled in or not found; as [`Bench::new`] and [`Bench::step`].
+pub fn run(config: &BenchConfig, spec: &DeviceSpec) -> Result<BenchReport, BenchError> {
+    let device = spec.to_device()?;
+    let mut bench = Bench::new(config, &device)?;
+    for _ in 0..config.warmup {
+        bench.step()?;
+    }
+    let seconds = (0..config.steps)
+        .map(|_| bench.step())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(BenchReport {
+        config: config.clone(),
+        device: spec.to_string(),
+        seconds,
+    })
+}
+
+/// Forward and forward + backward time of one op at one shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpTiming {
+    /// The op: `relu`, `dw3`, `dw5` (depthwise 3×3 / 5×5), `pw` (pointwise 1×1, `C → C`),
+    /// `proj` (the cell output's 1×1 conv, `5C → C`), `bn` (batch norm with batch statistics),
+    /// `avg3`, `max3` (3×3 pooling, stride 1), `cat5` (five inputs concatenated on channels).
+    pub op: &'static str,
+    /// Input shape `[N, C, H, W]` (of each input for `cat5`; `proj` reads `5C` channels).
+    pub shape: [usize; 4],
+    /// Median seconds of the forward pass on the plain device.
+    pub forward: f64,
+    /// Median seconds of forward + backward (`(y · g).sum().backward()` with a fixed random
+    /// `g`) on the autodiff device, inputs and weights requiring gradients.
+    pub forward_backward: f64,
+}
+
+impl fmt::Display for OpTiming {
+    /// `op=dw3 shape=64x20x32x32 fwd_ms=1.234 fwdbwd_ms=5.678`, as `benches/ops_profile.py`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [n, c, h, w] = self.shape;
+        write!(
+            f,
+            "op={} shape={n}x{c}x{h}x{w} fwd_ms={:.3} fwdbwd_ms={:.3}",
+            self.op,
+            self.forward * 1e3,
+            self.forward_backward * 1e3
+        )
+    }
+}
+
+/// The ops [`profile_ops`] times, in order.
+pub const PROFILED_OPS: [&str; 9] = [
+    "relu", "dw3", "dw5", "pw", "proj", "bn", "avg3", "max3", "cat5",
+];
+
+/// Applies profiled op `op` to `x` (weights made on `x`'s device, requiring gradients when
+/// `grad`).
+fn apply_op(op: &str, x: Tensor<4>, grad: bool) -> Tensor<4> {
+    let [_, c, ..] = x.dims();
+    let device = x.device();
+    let param = |shape: [usize; 4]| {
+        let w = Tensor::<4>::random(shape, Distribution::Normal(0.0, 0.1), &device);
+        if grad { w.require_grad() } else { w }
+    };
+    match op {
+        "relu" => relu(x),
+        "dw3" => conv2d(
+            x,
+            param([c, 1, 3, 3]),
+            None,
+            ConvOptions::new([1, 1], [1, 1], [1, 1], c),
+        ),
+        "dw5" => conv2d(
+            x,
+            param([c, 1, 5, 5]),
+            None,
+            ConvOptions::new([1, 1], [2, 2], [1, 1], c),
+        ),
+        "pw" => conv2d(
+            x,
+            param([c, c, 1, 1]),
+            None,
+            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+        ),
+        "proj" => conv2d(
+            Tensor::cat(vec![x; 5], 1),
+            param([c, 5 * c, 1, 1]),
+            None,
+            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+        ),
+        "bn" => {
+            let ones = |v: f32| {
+                let t = Tensor::<1>::full([c], v, &device);
+                if grad { t.require_grad() } else { t }
+            };
+            batch_norm_train(x, ones(1.0), ones(0.0), 1e-5).output
+        }
+        "avg3" => avg_pool2d(
+            x,
+            AvgPoolOptions::new([3, 3])
+                .with_stride([1, 1])
+                .with_padding([1, 1])
+                .with_count_include_pad(false),
+        ),
+        "max3" => max_pool2d(
+            x,
+            MaxPoolOptions::new([3, 3])
+                .with_stride([1, 1])
+                .with_padding([1, 1]),
+        ),
+        _ => Tensor::cat(vec![x; 5], 1),
+    }
+}
+
+/// Times every op of [`PROFILED_OPS`] at the three stage shapes of the micro supernet
+/// (`[batch, C, hw, hw]`, `[batch, 2C, hw/2, hw/2]`, `[batch, 4C, hw/4, hw/4]`), `reps` timed
+/// runs after two untimed ones each, and returns the medians.
+///
+/// # Errors
+/// [`BenchError::Invalid`] for zero sizes; device errors.
+pub fn profile_ops(
+    batch: usize,
+    channels: usize,
+    image_size: usize,
+    reps: usize,
+    device: &Device,
+) -> Result<Vec<OpTiming>, BenchError> {
+    for (field, v) in [("batch", batch), ("channels", channels), ("reps", reps)] {
+        if v == 0 {
+            return Err(invalid(field, "must be at least 1"));
+        }
+    }
+    if image_size < 4 {
+        return Err(invalid("image_size", "must be at least 4"));
+    }
+    let plain = device.clone().inner();
+    let ad = plain.clone().autodiff();
+    let sync = |d: &Device| d.sync().map_err(|e| BenchError::Device(format!("{e:?}")));
+    let mut out = Vec::new();
+    for stage in 0..3 {
+        let shape = [
+            batch,
+            channels << stage,
+            image_size >> stage,
+            image_size >> stage,
+        ];
+        for op in PROFILED_OPS {
+            let mut forward = Vec::with_capacity(reps);
+            let mut forward_backward = Vec::with_capacity(reps);
+            for rep in 0..reps + 2 {
+                let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &plain);
+                sync(&plain)?;
+                let start = Instant::now();
+                let y = apply_op(op, x, false);
+                sync(&plain)?;
+                let fwd = start.elapsed().as_secs_f64();
+                drop(y);
+
+                let x =
+                    Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &ad).require_grad();
+                let out_shape = {
+                    let [n, c, h, w] = shape;
+                    match op {
+                        "cat5" => [n, 5 * c, h, w],
+                        _ => [n, c, h, w],
+                    }
+                };
+                let g = Tensor::<4>::random(out_shape, Distribution::Normal(0.0, 1.0), &ad);
+                sync(&ad)?;
+                let start = Instant::now();
+                let y = apply_op(op, x, true);
+                let grads = (y * g).sum().backward();
+                sync(&ad)?;
+                let both = start.elapsed().as_secs_f64();
+                drop(grads);
+                if rep >= 2 {
+                    forward.push(fwd);
+                    forward_backward.push(both);
+                }
+            }
+            out.push(OpTiming {
+                op,
+                shape,
+                forward: median(&forward),
+                forward_backward: median(&forward_backward),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(&[]), 0.0);
+    }
+
+    #[test]
+    fn workload_names_round_trip() {
+        for w in Workload::ALL {
+            assert_eq!(w.as_str().parse::<Workload>().ok(), Some(w));
+        }
+        assert!("nope".parse::<Workload>().is_err());
+    }
+
+    #[test]
+    fn report_line_has_the_reference_format() {
+        let report = BenchReport {
+            config: BenchConfig::new(Workload::Micro),
+            device: "flex".into(),
+            seconds: vec![0.5, 0.5],
+        };
+        let line = report.to_string();
+        assert!(line.starts_with("enas_micro_step burn-nas-"), "{line}");
+        assert!(
+            line.ends_with(
+                "device=flex batch=64 C=20 L=6 hw=32 median_step_s=0.5000 images_per_s=128.0"
+            ),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn invalid_settings_are_rejected() {
+        let mut c = BenchConfig::tiny(Workload::Micro);
+        c.batch = 0;
+        assert!(matches!(
+            c.validate(),
+            Err(BenchError::Invalid { field: "batch", .. })
+        ));
+    }
+}
