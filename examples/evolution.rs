@@ -58,7 +58,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_image_size(task.image_size())
         .with_layers(2)
         .with_channels(cli.channels)
-        .with_aux_head(false);
+        .with_aux_head(false)
+        .with_drop_path_keep(1.0)
+        .with_dropout(0.0);
     let fidelity = Fidelity {
         epochs: cli.child_epochs,
         data_fraction: cli.data_fraction,
