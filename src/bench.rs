@@ -11,7 +11,7 @@
 //! * [`Workload::Macro`] (`enas_macro_step`): the same step on the ENAS macro supernet
 //!   (12 layers, `C = 36`);
 //! * [`Workload::Child`] (`enas_child_step`): the same step on a fixed child — a
-//!   [`MicroNet`](crate::space::nn::MicroNet) of one architecture sampled once (no auxiliary
+//!   [`MicroNet`] of one architecture sampled once (no auxiliary
 //!   head, no drop path, no dropout, so that it differs from the micro step only by weight
 //!   sharing);
 //! * [`Workload::Score`] (`enas_score`): the controller's reward pass — the micro supernet's

@@ -19,7 +19,7 @@
 //!   learning-curve extrapolation, weight inheritance, ENAS weight sharing), retraining;
 //! * [`search`]: the search loop — rounds, budgets, derivation, run directories (architecture
 //!   JSON and DOT, history, reward plot, summary, weights), checkpoints and exact resume;
-//! * [`bench`]: the benchmark workloads (the ENAS search step against the PyTorch reference,
+//! * [`mod@bench`]: the benchmark workloads (the ENAS search step against the PyTorch reference,
 //!   scoring, a per-op profile), shared by `examples/bench.rs`, the criterion bench and CI's
 //!   smoke test.
 //!
