@@ -125,6 +125,7 @@ fn draw(history: &[Evaluation], title: &str, pixels: &mut [u8]) -> Result<(), St
         chart
             .configure_mesh()
             .x_desc("evaluation")
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc("reward")
             .draw()
             .map_err(|e| e.to_string())?;
