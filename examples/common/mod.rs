@@ -209,6 +209,10 @@ fn install_ctrlc(flag: Arc<AtomicBool>) {
     }
 }
 
+/// What [`finish`] returns: the derived architecture and its retraining report, or `None`
+/// when the search was interrupted.
+pub type Finished<A> = Option<(Derived<A>, Option<RetrainReport>)>;
+
 /// Runs the search to its budget, derives the result and, unless `epochs` is 0, retrains it
 /// with `factory`. Prints what was found and where the outputs are.
 pub fn finish<A: Architecture, F: burn_nas::estimator::ChildFactory<A>>(
@@ -217,7 +221,7 @@ pub fn finish<A: Architecture, F: burn_nas::estimator::ChildFactory<A>>(
     task: &Task,
     retraining: TrainConfig,
     device: &Device,
-) -> Result<Option<(Derived<A>, Option<RetrainReport>)>, Box<dyn std::error::Error>> {
+) -> Result<Finished<A>, Box<dyn std::error::Error>> {
     let dir = search
         .run_dir()
         .map(|r| r.path().display().to_string())
