@@ -48,8 +48,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     common::init_logging(cli.common.verbose);
     let device = common::device(&cli.common)?;
     let (task, data) = common::load_task(&cli.common, 12_000, 2_000)?;
+    let pool = common::pool(&cli.common)?;
     println!(
-        "regularized evolution on {data}, device {}",
+        "regularized evolution on {data}, device {}, children trained on {pool}",
         cli.common.device
     );
     let space = MicroSpace::new(cli.nodes, &MicroOp::ALL)?;
@@ -82,7 +83,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         fidelity.clone(),
         training,
         device.clone(),
-    )?;
+    )?
+    .with_pool(pool.clone());
     let estimator = WeightInheritance::new(inner, cli.population * 2);
     let strategy = RegularizedEvolution::new(
         space.clone(),
@@ -98,7 +100,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let search = Search::new(&space, strategy, estimator, config)?;
     let extra = serde_json::json!({
         "example": "evolution", "data": data, "device": cli.common.device.to_string(),
-        "population": cli.population, "sample_size": cli.sample_size, "fidelity": fidelity,
+        "devices": pool.to_string(), "population": cli.population, "sample_size": cli.sample_size, "fidelity": fidelity,
         "seed": cli.common.seed,
     });
     let search = common::attach(search, &cli.common, "evolution", extra)?;

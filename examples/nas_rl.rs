@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run --release --example nas_rl
 //! cargo run --release --example nas_rl -- --curve-extrapolation --rounds 10
+//! cargo run --release --example nas_rl -- --devices cuda:0,cuda:1   # 2 children at a time
 //! cargo run --release --example nas_rl -- --help
 //! ```
 
@@ -52,7 +53,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     common::init_logging(cli.common.verbose);
     let device = common::device(&cli.common)?;
     let (task, data) = common::load_task(&cli.common, 12_000, 2_000)?;
-    println!("NAS-RL on {data}, device {}", cli.common.device);
+    let pool = common::pool(&cli.common)?;
+    println!(
+        "NAS-RL on {data}, device {}, children trained on {pool}",
+        cli.common.device
+    );
     let space = NasRlSpace::new(cli.layers)?.with_strides(&[1, 2])?;
     let fidelity = Fidelity {
         epochs: cli.child_epochs,
@@ -78,7 +83,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         fidelity.clone(),
         training,
         device.clone(),
-    )?;
+    )?
+    .with_pool(pool.clone());
     let estimator: Box<dyn Estimator<NasRlArch>> = if cli.curve_extrapolation {
         Box::new(CurveExtrapolation::new(from_scratch, 3, 0.0))
     } else {
@@ -95,7 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let search = Search::new(&space, strategy, estimator, config)?;
     let extra = serde_json::json!({
         "example": "nas_rl", "data": data, "device": cli.common.device.to_string(),
-        "fidelity": fidelity, "curve_extrapolation": cli.curve_extrapolation,
+        "devices": pool.to_string(), "fidelity": fidelity, "curve_extrapolation": cli.curve_extrapolation,
         "seed": cli.common.seed,
     });
     let search = common::attach(search, &cli.common, "nas_rl", extra)?;

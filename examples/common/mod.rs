@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::tensor::Device;
+use burn_nas::backend::DevicePool;
 use burn_nas::data::{ImageDataset, cifar10, fashion_mnist};
 use burn_nas::estimator::{RetrainReport, module_to_bytes, retrain};
 use burn_nas::prelude::*;
@@ -44,6 +45,10 @@ pub struct CommonArgs {
     /// Device: flex (CPU, default), wgpu[:N|:cpu], cuda[:N], remote:ws://HOST:PORT.
     #[arg(long, default_value = "flex", env = "BURN_NAS_DEVICE")]
     pub device: DeviceSpec,
+    /// Devices multi-trial searches train children on concurrently, one worker each
+    /// (comma list, e.g. `flex,flex` or `cuda:0,cuda:1`; default: `--device`).
+    #[arg(long)]
+    pub devices: Option<String>,
     /// Seed of everything (controller, weights, data order).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -95,6 +100,17 @@ pub fn device(args: &CommonArgs) -> Result<Device, Box<dyn std::error::Error>> {
     device.seed(args.seed);
     device.clone().autodiff().seed(args.seed);
     Ok(device)
+}
+
+/// The pool of `--devices` (default: the one `--device`), seeded with `--seed`.
+pub fn pool(args: &CommonArgs) -> Result<DevicePool, Box<dyn std::error::Error>> {
+    let list = args
+        .devices
+        .clone()
+        .unwrap_or_else(|| args.device.to_string());
+    let pool = DevicePool::parse(&list)?;
+    pool.seed(args.seed);
+    Ok(pool)
 }
 
 /// The task of `--dataset`: the training set (limited by `--train-images`) with its last

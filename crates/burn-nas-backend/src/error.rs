@@ -56,6 +56,10 @@ pub enum DeviceError {
     #[error("empty device list `{0}`: give at least one device, e.g. `flex` or `cuda:0,cuda:1`")]
     EmptyList(String),
 
+    /// A [`DevicePool`](crate::DevicePool) was given no device.
+    #[error("a device pool needs at least one device")]
+    EmptyPool,
+
     /// The remote server could not be reached.
     #[error("cannot connect to remote device `{url}`: {message}")]
     Connect {

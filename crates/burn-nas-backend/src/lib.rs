@@ -10,6 +10,9 @@
 //! | `cuda`, `cuda:N`        | CUDA device N (default 0)                | `cuda`        |
 //! | `remote:ws://HOST:PORT` | a burn remote server (see `worker`)      | `remote`      |
 //!
+//! A comma-separated list (`--devices flex,flex`, `cuda:0,cuda:1`) becomes a [`DevicePool`]:
+//! multi-trial estimators train one child per pool entry at a time.
+//!
 //! Strings parse whether or not the backend was compiled in; [`DeviceSpec::to_device`] then
 //! says which cargo feature is missing. [`DeviceSpec::from_env`] reads `BURN_NAS_DEVICE`.
 //!
@@ -25,12 +28,14 @@
 #![warn(missing_docs)]
 
 mod error;
+mod pool;
 
 use std::fmt;
 use std::str::FromStr;
 
 pub use burn::tensor::Device;
 pub use error::DeviceError;
+pub use pool::DevicePool;
 
 /// Name of the environment variable holding the default device string.
 pub const DEVICE_ENV: &str = "BURN_NAS_DEVICE";

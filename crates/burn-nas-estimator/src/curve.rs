@@ -116,6 +116,41 @@ pub trait EpochwiseEstimator<A>: Estimator<A> {
         parent: Option<&A>,
         on_epoch: &mut dyn FnMut(&EpochStats) -> Control,
     ) -> Result<Estimate>;
+
+    /// Estimates several children (each with its parent, if any) — concurrently when the
+    /// estimator has a device pool — each watched by `on_epoch`, which sees the child's
+    /// learning curve so far after every epoch. Returns the estimates in the order given.
+    /// The default estimates them one after the other with
+    /// [`estimate_watched`](Self::estimate_watched).
+    ///
+    /// # Errors
+    /// As [`Estimator::estimate_many`].
+    fn estimate_many_watched(
+        &mut self,
+        children: &[(&A, Option<&A>)],
+        on_epoch: &(dyn Fn(&[EpochStats]) -> Control + Sync),
+    ) -> Result<Vec<Estimate>> {
+        children
+            .iter()
+            .map(|(arch, parent)| {
+                let mut seen = Vec::new();
+                self.estimate_watched(arch, *parent, &mut |e| {
+                    seen.push(e.clone());
+                    on_epoch(&seen)
+                })
+            })
+            .collect()
+    }
+}
+
+/// The accuracy curve `(epoch, accuracy)` of the first `n` epochs.
+fn points(curve: &[f64], n: usize) -> Vec<(f64, f64)> {
+    curve
+        .iter()
+        .take(n)
+        .enumerate()
+        .map(|(i, &a)| ((i + 1) as f64, a))
+        .collect()
 }
 
 /// Learning-curve extrapolation around any epoch-wise estimator: after `min_epochs` epochs the
@@ -161,45 +196,123 @@ impl<E> CurveExtrapolation<E> {
     }
 }
 
+/// The early-stopping rule as it stands for a run (the incumbent frozen at its start).
+#[derive(Debug, Clone, Copy)]
+struct StopRule {
+    min_epochs: usize,
+    margin: f64,
+    incumbent: Option<f64>,
+    total: usize,
+}
+
+impl StopRule {
+    /// Whether a run with validation accuracies `curve` so far should stop.
+    fn verdict(&self, curve: &[f64]) -> Control {
+        let n = curve.len();
+        if n >= self.min_epochs
+            && n < self.total
+            && let Some(fit) = fit_curve(&points(curve, n))
+            && self
+                .incumbent
+                .is_some_and(|inc| fit.predict(self.total as f64) + self.margin < inc)
+        {
+            return Control::Stop;
+        }
+        Control::Continue
+    }
+
+    /// The last prediction made while watching `curve`: the fit of the longest prefix the
+    /// watcher fitted (at least `min_epochs`, fewer than `total` epochs) that has a fit.
+    fn last_prediction(&self, curve: &[f64]) -> Option<f64> {
+        let longest = curve.len().min(self.total.saturating_sub(1));
+        (self.min_epochs..=longest)
+            .rev()
+            .find_map(|n| fit_curve(&points(curve, n)))
+            .map(|fit| fit.predict(self.total as f64))
+    }
+}
+
+impl<E> CurveExtrapolation<E> {
+    fn rule(&self, total: usize) -> StopRule {
+        StopRule {
+            min_epochs: self.min_epochs,
+            margin: self.margin,
+            incumbent: self.incumbent,
+            total,
+        }
+    }
+
+    /// Records a finished estimate: its prediction, the reward of a stopped run, the epochs
+    /// saved, the incumbent. Called in proposal order.
+    fn settle(
+        &mut self,
+        mut estimate: Estimate,
+        rule: StopRule,
+        objective: &Objective,
+    ) -> Estimate {
+        let prediction = rule.last_prediction(&estimate.metrics.curve);
+        estimate.metrics.predicted_accuracy = prediction;
+        if estimate.metrics.stopped_early {
+            let saved = rule.total.saturating_sub(estimate.metrics.epochs);
+            estimate.metrics.epochs_saved = saved;
+            self.epochs_saved += saved;
+            if let Some(p) = prediction {
+                let mut predicted = estimate.metrics.clone();
+                predicted.valid_accuracy = p;
+                estimate.reward = objective.of(&predicted);
+            }
+        } else {
+            let acc = estimate.metrics.valid_accuracy;
+            self.incumbent = Some(self.incumbent.map_or(acc, |i| i.max(acc)));
+        }
+        estimate
+    }
+}
+
+/// One child at a time, the incumbent updated after each; with a pooled inner estimator
+/// ([`Estimator::parallelism`] > 1), [`estimate_many`](Estimator::estimate_many) trains a
+/// group concurrently against the incumbent as it stood before the group, then updates the
+/// incumbent from the group's results in proposal order — so a run's estimates depend on the
+/// pool size (the grouping), never on thread timing.
 impl<A, E: EpochwiseEstimator<A>> Estimator<A> for CurveExtrapolation<E> {
     fn estimate(&mut self, arch: &A) -> Result<Estimate> {
         self.estimate_child(arch, None)
     }
 
     fn estimate_child(&mut self, arch: &A, parent: Option<&A>) -> Result<Estimate> {
-        let total = self.inner.planned_epochs();
-        let (min_epochs, margin, incumbent) = (self.min_epochs, self.margin, self.incumbent);
-        let mut points = Vec::with_capacity(total);
-        let mut prediction = None;
-        let mut estimate = self.inner.estimate_watched(arch, parent, &mut |e| {
-            points.push((e.epoch as f64, e.valid.accuracy));
-            if points.len() >= min_epochs
-                && points.len() < total
-                && let Some(fit) = fit_curve(&points)
-            {
-                let p = fit.predict(total as f64);
-                prediction = Some(p);
-                if incumbent.is_some_and(|inc| p + margin < inc) {
-                    return Control::Stop;
-                }
-            }
-            Control::Continue
+        let rule = self.rule(self.inner.planned_epochs());
+        let mut curve = Vec::with_capacity(rule.total);
+        let estimate = self.inner.estimate_watched(arch, parent, &mut |e| {
+            curve.push(e.valid.accuracy);
+            rule.verdict(&curve)
         })?;
-        estimate.metrics.predicted_accuracy = prediction;
-        if estimate.metrics.stopped_early {
-            let saved = total.saturating_sub(estimate.metrics.epochs);
-            estimate.metrics.epochs_saved = saved;
-            self.epochs_saved += saved;
-            if let Some(p) = prediction {
-                let mut predicted = estimate.metrics.clone();
-                predicted.valid_accuracy = p;
-                estimate.reward = self.inner.objective().of(&predicted);
-            }
-        } else {
-            let acc = estimate.metrics.valid_accuracy;
-            self.incumbent = Some(self.incumbent.map_or(acc, |i| i.max(acc)));
+        let objective = self.inner.objective().clone();
+        Ok(self.settle(estimate, rule, &objective))
+    }
+
+    fn estimate_many(&mut self, children: &[(&A, Option<&A>)]) -> Result<Vec<Estimate>> {
+        if self.inner.parallelism() <= 1 {
+            return children
+                .iter()
+                .map(|(arch, parent)| self.estimate_child(arch, *parent))
+                .collect();
         }
-        Ok(estimate)
+        let rule = self.rule(self.inner.planned_epochs());
+        let watch = move |seen: &[EpochStats]| {
+            let curve: Vec<f64> = seen.iter().map(|e| e.valid.accuracy).collect();
+            rule.verdict(&curve)
+        };
+        let estimates = self.inner.estimate_many_watched(children, &watch)?;
+        let objective = self.inner.objective().clone();
+        Ok(estimates
+            .into_iter()
+            .map(|e| self.settle(e, rule, &objective))
+            .collect())
+    }
+
+    /// The inner estimator's.
+    fn parallelism(&self) -> usize {
+        self.inner.parallelism()
     }
 
     fn name(&self) -> &'static str {

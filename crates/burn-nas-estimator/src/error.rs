@@ -40,6 +40,24 @@ pub enum EstimatorError {
     /// A saved estimator state could not be written or read back.
     #[error("estimator state: {0}")]
     State(String),
+    /// A trial's device or worker failed (a panic in the backend, a lost remote server, an
+    /// injected fault) more often than the pool's retry limit allows.
+    #[error(
+        "child {child}: device `{device}` failed ({message}); {attempts} attempt(s), no retry left"
+    )]
+    DeviceFailed {
+        /// The child's sequence number (the counter its seed derives from).
+        child: u64,
+        /// Label of the device of the last attempt.
+        device: String,
+        /// Attempts made.
+        attempts: usize,
+        /// What the failure said.
+        message: String,
+    },
+    /// Every device of the pool has failed: children are left that nothing can train.
+    #[error("no working device left in the pool ({0})")]
+    NoDevice(String),
     /// The strategy's sampler failed while the estimator was preparing.
     #[error("sampling an architecture failed: {0}")]
     Sampler(String),

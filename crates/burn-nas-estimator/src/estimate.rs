@@ -32,8 +32,12 @@ pub struct Metrics {
     pub predicted_accuracy: Option<f64>,
     /// `true` when the child started from a parent's weights.
     pub inherited: bool,
-    /// Wall time of the estimate in seconds.
+    /// Wall time of the estimate in seconds (of the successful attempt).
     pub seconds: f64,
+    /// Times the trial was restarted on another device of the pool after its device or worker
+    /// failed (0 for a trial that ran once; absent in histories written before pools existed).
+    #[serde(default)]
+    pub retries: usize,
 }
 
 /// The result of estimating one architecture: the reward a strategy optimises and the metrics

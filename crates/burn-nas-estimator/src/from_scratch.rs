@@ -1,22 +1,112 @@
-//! [`TrainFromScratch`]: train each child from scratch at a chosen fidelity (NAS-RL's estimator).
+//! [`TrainFromScratch`]: train each child from scratch at a chosen fidelity (NAS-RL's estimator),
+//! one child at a time or several at once on a [`DevicePool`].
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use burn::module::Module;
 use burn::tensor::Device;
-use burn_nas_space::nn::Network;
+use burn_nas_backend::DevicePool;
+use burn_nas_space::nn::{Network, ParamValues, import_params};
 
-use crate::error::Result;
+use crate::error::{EstimatorError, Result};
 use crate::estimate::{BatchObserver, Estimate, Estimator, Metrics, ObserverSlot};
 use crate::factory::{ChildFactory, ImageShape};
 use crate::fidelity::Fidelity;
 use crate::reward::Objective;
 use crate::state::EstimatorState;
 use crate::task::Task;
-use crate::train::{Control, EpochStats, TrainConfig, TrainReport, train_observed};
+use crate::train::{Control, EpochStats, TrainConfig, TrainReport, train_device_seeded};
+
+/// burn's random generators are per process (`flex`: one global generator; CubeCL backends:
+/// one per process too), so seeding a device and drawing initial weights must not interleave
+/// with another trial doing the same: every trial holds this lock from seeding to the start of
+/// its training.
+static DEVICE_RNG: Mutex<()> = Mutex::new(());
+
+fn rng_lock() -> MutexGuard<'static, ()> {
+    // A trial that panicked while holding the lock left nothing half-written in `()`.
+    DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Materialises every parameter: burn initialises parameters lazily, at their first use, which
+/// would draw the initial weights outside the lock, interleaved with other trials.
+struct Materialise;
+
+impl burn::module::ModuleVisitor for Materialise {
+    fn visit_float<const D: usize>(
+        &mut self,
+        param: &burn::module::Param<burn::tensor::Tensor<D>>,
+    ) {
+        let _ = param.val();
+    }
+}
+
+/// Default of [`TrainFromScratch::with_max_retries`].
+pub const DEFAULT_MAX_RETRIES: usize = 2;
+
+/// A test hook that makes a pool worker fail mid-trial, as a crashed worker process or a lost
+/// GPU would: the first attempt at child number `child` (counted from 0 over the estimator's
+/// life, the counter its seed derives from) panics at training minibatch `after_batches + 1`
+/// of the first epoch that has that many. The worker that ran it is retired and the child is
+/// retried on another device. Only pooled estimates are affected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultInjection {
+    /// The child whose first attempt fails.
+    pub child: u64,
+    /// Training minibatches done before the failure (0: fails before the first one ends).
+    pub after_batches: usize,
+}
+
+/// The payload of an injected fault's panic.
+#[derive(Debug)]
+struct InjectedFault {
+    child: u64,
+    after_batches: usize,
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(f) = payload.downcast_ref::<InjectedFault>() {
+        format!(
+            "injected fault in child {} after {} minibatches",
+            f.child, f.after_batches
+        )
+    } else if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "the worker panicked".to_string()
+    }
+}
+
+/// One child to train: the architecture, its sequence number (the seed derives from it) and
+/// the parent weights it starts from, if any.
+pub(crate) struct Job<'a, A> {
+    pub(crate) arch: &'a A,
+    pub(crate) inherit: Option<ParamValues>,
+}
+
+/// What the workers of one group share.
+struct Board<N> {
+    /// Jobs not started yet (index into the group, attempts so far), in proposal order.
+    queue: VecDeque<(usize, usize)>,
+    results: Vec<Option<Result<(Estimate, N)>>>,
+    retries: Vec<usize>,
+    /// Pool indices of the workers that failed during this group.
+    dead: Vec<usize>,
+    /// An architecture's own error ended the group: take no new job.
+    abort: bool,
+}
 
 /// Trains every architecture from scratch at a [`Fidelity`] and rewards its validation
 /// accuracy (or another [`Objective`]).
+///
+/// With [`with_pool`](Self::with_pool), the children of a group are trained concurrently, one
+/// worker thread per device, and the estimates come back in proposal order, identical to a
+/// sequential run with the same seed (see the method for the one exception).
 #[derive(Debug)]
 pub struct TrainFromScratch<F> {
     factory: F,
@@ -27,6 +117,10 @@ pub struct TrainFromScratch<F> {
     device: Device,
     count: u64,
     observer: ObserverSlot,
+    pool: Option<DevicePool>,
+    alive: Vec<bool>,
+    max_retries: usize,
+    fault: Option<FaultInjection>,
 }
 
 impl<F> TrainFromScratch<F> {
@@ -63,6 +157,10 @@ impl<F> TrainFromScratch<F> {
             device,
             count: 0,
             observer: ObserverSlot::default(),
+            pool: None,
+            alive: Vec::new(),
+            max_retries: DEFAULT_MAX_RETRIES,
+            fault: None,
         })
     }
 
@@ -70,6 +168,63 @@ impl<F> TrainFromScratch<F> {
     pub fn with_objective(mut self, objective: Objective) -> Self {
         self.objective = objective;
         self
+    }
+
+    /// Trains the children handed to [`Estimator::estimate_many`] concurrently, one worker
+    /// thread per device of `pool`; [`Estimator::parallelism`] becomes `pool.len()`. Single
+    /// estimates ([`Estimator::estimate`], e.g. derivation) stay on this estimator's device.
+    ///
+    /// Estimates do not depend on the pool or on thread timing: each child's seed derives from
+    /// its position in the sequence of children (assigned in proposal order before dispatch),
+    /// and its weights are initialised under a process-wide lock right after seeding the
+    /// device. The exception is a child whose *training* draws from the device's generator
+    /// (dropout, drop path): burn's generators are per process, so concurrent trials
+    /// interleave those draws. Use networks without them (the NAS-RL children's default;
+    /// `dropout = 0`, `drop_path_keep = 1` for micro children) when runs must be reproducible.
+    ///
+    /// When a trial's device fails (the backend panics, e.g. a remote server is lost, or a
+    /// [`FaultInjection`] fires), that worker is retired and the child is restarted from
+    /// scratch on another device, at most [`with_max_retries`](Self::with_max_retries) times;
+    /// its metrics count the restarts in `retries`.
+    pub fn with_pool(mut self, pool: DevicePool) -> Self {
+        self.alive = vec![true; pool.len()];
+        self.pool = Some(pool);
+        self
+    }
+
+    /// At most `retries` restarts of one child on another device after its device or worker
+    /// failed (default [`DEFAULT_MAX_RETRIES`]). Only device faults are retried: errors of the
+    /// architecture itself (divergence, an invalid network) are returned at once.
+    pub fn with_max_retries(mut self, retries: usize) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// Test hook: makes a worker of the pool fail mid-trial (see [`FaultInjection`]). Only
+    /// pooled estimates ([`Estimator::estimate_many`] with a pool) are affected.
+    pub fn with_fault_injection(mut self, fault: FaultInjection) -> Self {
+        self.fault = Some(fault);
+        self
+    }
+
+    /// The device pool, if [`with_pool`](Self::with_pool) set one.
+    pub fn pool(&self) -> Option<&DevicePool> {
+        self.pool.as_ref()
+    }
+
+    /// Indices (in the pool) of the devices retired after a failure, in increasing order.
+    pub fn failed_devices(&self) -> Vec<usize> {
+        self.alive
+            .iter()
+            .enumerate()
+            .filter(|(_, alive)| !**alive)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Children estimated so far (the next child's sequence number).
+    pub fn children_started(&self) -> u64 {
+        self.count
     }
 
     /// The fidelity.
@@ -92,11 +247,36 @@ impl<F> TrainFromScratch<F> {
         &self.device
     }
 
+    /// The objective.
+    pub fn objective(&self) -> &Objective {
+        &self.objective
+    }
+
     pub(crate) fn shape(&self) -> ImageShape {
         ImageShape {
             channels: self.task.channels(),
             size: self.task.image_size(),
             classes: self.task.classes(),
+        }
+    }
+
+    /// The seed of child number `child`: a function of the run seed and the child's position
+    /// only, so that any schedule gives every child the same seed.
+    fn child_seed(&self, child: u64) -> u64 {
+        self.training
+            .seed
+            .wrapping_add(child.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// Leaves the device generators as a sequential run would after child `child`: freshly
+    /// seeded with its seed (training draws nothing more from children without dropout).
+    fn reseed_after(&self, child: u64) {
+        let seed = self.child_seed(child);
+        let _lock = rng_lock();
+        self.device.seed(seed);
+        self.device.clone().autodiff().seed(seed);
+        if let Some(pool) = &self.pool {
+            pool.seed(seed);
         }
     }
 
@@ -126,11 +306,6 @@ impl<F> TrainFromScratch<F> {
             metrics,
         }
     }
-
-    /// The objective.
-    pub fn objective(&self) -> &Objective {
-        &self.objective
-    }
 }
 
 impl<F> TrainFromScratch<F> {
@@ -148,55 +323,275 @@ impl<F> TrainFromScratch<F> {
         )?)
     }
 
-    /// Builds, optionally transforms (weight inheritance), trains and scores `arch`, asking
-    /// `on_epoch` after every epoch whether to continue. Returns the estimate and the trained
-    /// network.
-    pub(crate) fn run<A>(
-        &mut self,
+    /// One trial on `device`: seeds, builds, warm-starts from `inherit`, trains and scores
+    /// child number `child`. Runs on any thread.
+    fn trial<A>(
+        &self,
         arch: &A,
-        init: impl FnOnce(F::Net) -> (F::Net, bool),
+        child: u64,
+        device: &Device,
+        inherit: Option<&ParamValues>,
         on_epoch: &mut dyn FnMut(&EpochStats) -> Control,
+        fail_after: Option<usize>,
     ) -> Result<(Estimate, F::Net)>
     where
         F: ChildFactory<A>,
     {
         let start = Instant::now();
-        // Each child gets its own seed stream, derived from the run seed and its order.
-        let seed = self
-            .training
-            .seed
-            .wrapping_add(self.count.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        self.count += 1;
-        self.device.seed(seed);
-        let ad = self.device.clone().autodiff();
-        ad.seed(seed);
-        let net = self.build(arch, &ad)?;
-        let (net, inherited) = init(net);
-        let params = net.param_count();
-        let macs = net.macs();
+        let seed = self.child_seed(child);
         let config = TrainConfig {
             seed,
             ..self.training.clone()
         };
+        let (net, inherited) = {
+            let _lock = rng_lock();
+            device.seed(seed);
+            let ad = device.clone().autodiff();
+            ad.seed(seed);
+            let net = self.build(arch, &ad)?;
+            let (net, inherited) = match inherit {
+                Some(values) => {
+                    let (net, report) = import_params(net, values);
+                    log::debug!(
+                        "child {child} inherited {} of {} parameter tensors",
+                        report.copied,
+                        report.copied + report.kept.len()
+                    );
+                    (net, report.copied > 0)
+                }
+                None => (net, false),
+            };
+            // The training loop's own seeding, done here under the lock; then the initial
+            // weights, drawn now rather than at the first forward pass.
+            device.seed(config.seed);
+            net.visit(&mut Materialise);
+            (net, inherited)
+        };
+        let params = net.param_count();
+        let macs = net.macs();
         let observer = self.observer.clone();
-        let (net, report) = train_observed(
+        let (net, report) = train_device_seeded(
             net,
             &self.task,
             &config,
-            &self.device,
+            device,
             on_epoch,
-            &mut |done, total, loss| observer.notify(done, total, loss),
+            &mut |done, total, loss| {
+                if fail_after.is_some_and(|n| done > n) {
+                    std::panic::resume_unwind(Box::new(InjectedFault {
+                        child,
+                        after_batches: done - 1,
+                    }));
+                }
+                observer.notify(done, total, loss);
+            },
         )?;
         let mut estimate = self.finish(&report, params, macs, start);
         estimate.metrics.inherited = inherited;
         Ok((estimate, net))
     }
+
+    /// Builds, optionally warm-starts (weight inheritance), trains and scores `arch` on this
+    /// estimator's device, asking `on_epoch` after every epoch whether to continue. Returns
+    /// the estimate and the trained network.
+    pub(crate) fn run<A>(
+        &mut self,
+        arch: &A,
+        inherit: Option<&ParamValues>,
+        on_epoch: &mut dyn FnMut(&EpochStats) -> Control,
+    ) -> Result<(Estimate, F::Net)>
+    where
+        F: ChildFactory<A>,
+    {
+        let child = self.count;
+        self.count += 1;
+        let device = self.device.clone();
+        self.trial(arch, child, &device, inherit, on_epoch, None)
+    }
+
+    /// Trains `jobs` — concurrently on the pool when there is one, else one after the other —
+    /// each watched by `on_epoch` (which sees the child's curve so far). Results come back in
+    /// the order of `jobs`, with `metrics.retries` set.
+    pub(crate) fn run_many<A: Sync>(
+        &mut self,
+        jobs: Vec<Job<'_, A>>,
+        on_epoch: &(dyn Fn(&[EpochStats]) -> Control + Sync),
+    ) -> Result<Vec<(Estimate, F::Net)>>
+    where
+        F: ChildFactory<A> + Sync,
+        F::Net: Send,
+    {
+        if self.pool.is_none() {
+            return jobs
+                .iter()
+                .map(|job| {
+                    let mut seen = Vec::new();
+                    self.run(job.arch, job.inherit.as_ref(), &mut |e| {
+                        seen.push(e.clone());
+                        on_epoch(&seen)
+                    })
+                })
+                .collect();
+        }
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Sequence numbers (and so seeds) in proposal order, before any dispatch.
+        let first = self.count;
+        self.count += jobs.len() as u64;
+        let board = Mutex::new(Board {
+            queue: (0..jobs.len()).map(|j| (j, 0)).collect(),
+            results: (0..jobs.len()).map(|_| None).collect(),
+            retries: vec![0; jobs.len()],
+            dead: Vec::new(),
+            abort: false,
+        });
+        let pool = self.pool.as_ref().expect("checked above");
+        let this = &*self;
+        std::thread::scope(|scope| {
+            for (w, device) in pool.devices().iter().enumerate() {
+                if !this.alive[w] {
+                    continue;
+                }
+                let (board, jobs) = (&board, &jobs);
+                scope.spawn(move || this.worker(w, device, first, jobs, board, on_epoch));
+            }
+        });
+        let board = board.into_inner().unwrap_or_else(|e| e.into_inner());
+        for &w in &board.dead {
+            self.alive[w] = false;
+        }
+        self.reseed_after(first + jobs.len() as u64 - 1);
+        let mut out = Vec::with_capacity(jobs.len());
+        for (j, (slot, retries)) in board.results.into_iter().zip(board.retries).enumerate() {
+            match slot {
+                Some(Ok((mut estimate, net))) => {
+                    estimate.metrics.retries = retries;
+                    out.push((estimate, net));
+                }
+                Some(Err(e)) => return Err(e),
+                None => {
+                    return Err(EstimatorError::NoDevice(format!(
+                        "child {} was not trained: every device failed ({} of {})",
+                        first + j as u64,
+                        self.failed_devices().len(),
+                        self.alive.len()
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The loop of worker `w`: takes the next job, trains it on `device`, until the queue is
+    /// empty, the group is aborted, or this worker's device fails.
+    fn worker<A>(
+        &self,
+        w: usize,
+        device: &Device,
+        first: u64,
+        jobs: &[Job<'_, A>],
+        board: &Mutex<Board<F::Net>>,
+        on_epoch: &(dyn Fn(&[EpochStats]) -> Control + Sync),
+    ) where
+        F: ChildFactory<A>,
+    {
+        let lock = || board.lock().unwrap_or_else(|e| e.into_inner());
+        let label = self.pool.as_ref().map_or("?", |p| p.label(w)).to_string();
+        loop {
+            let (j, attempts) = {
+                let mut b = lock();
+                if b.abort {
+                    return;
+                }
+                match b.queue.pop_front() {
+                    Some(next) => next,
+                    None => return,
+                }
+            };
+            let job = &jobs[j];
+            let child = first + j as u64;
+            let fail_after = self
+                .fault
+                .filter(|f| f.child == child && attempts == 0)
+                .map(|f| f.after_batches);
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                let mut seen = Vec::new();
+                self.trial(
+                    job.arch,
+                    child,
+                    device,
+                    job.inherit.as_ref(),
+                    &mut |e| {
+                        seen.push(e.clone());
+                        on_epoch(&seen)
+                    },
+                    fail_after,
+                )
+            }));
+            let mut b = lock();
+            match outcome {
+                Ok(Ok(done)) => b.results[j] = Some(Ok(done)),
+                Ok(Err(e)) => {
+                    // The architecture's own fault: not retried; stop taking new jobs.
+                    b.results[j] = Some(Err(e));
+                    b.abort = true;
+                    return;
+                }
+                Err(payload) => {
+                    let message = panic_message(payload.as_ref());
+                    b.dead.push(w);
+                    if attempts < self.max_retries {
+                        log::warn!(
+                            "device {w} (`{label}`) failed during child {child}: {message}; \
+                             the device is retired and the child restarts on another one"
+                        );
+                        b.retries[j] += 1;
+                        b.queue.push_front((j, attempts + 1));
+                    } else {
+                        b.results[j] = Some(Err(EstimatorError::DeviceFailed {
+                            child,
+                            device: label,
+                            attempts: attempts + 1,
+                            message,
+                        }));
+                        b.abort = true;
+                    }
+                    return;
+                }
+            }
+        }
+    }
 }
 
-impl<A, F: ChildFactory<A>> Estimator<A> for TrainFromScratch<F> {
+impl<A: Sync, F: ChildFactory<A> + Sync> Estimator<A> for TrainFromScratch<F>
+where
+    F::Net: Send,
+{
     fn estimate(&mut self, arch: &A) -> Result<Estimate> {
-        let (estimate, _) = self.run(arch, |n| (n, false), &mut |_| Control::Continue)?;
+        let (estimate, _) = self.run(arch, None, &mut |_| Control::Continue)?;
         Ok(estimate)
+    }
+
+    /// Concurrently on the pool, if there is one.
+    fn estimate_many(&mut self, children: &[(&A, Option<&A>)]) -> Result<Vec<Estimate>> {
+        let jobs = children
+            .iter()
+            .map(|(arch, _)| Job {
+                arch: *arch,
+                inherit: None,
+            })
+            .collect();
+        Ok(self
+            .run_many(jobs, &|_| Control::Continue)?
+            .into_iter()
+            .map(|(estimate, _)| estimate)
+            .collect())
+    }
+
+    /// The pool's size (1 without a pool).
+    fn parallelism(&self) -> usize {
+        self.pool.as_ref().map_or(1, DevicePool::len)
     }
 
     fn name(&self) -> &'static str {

@@ -1,7 +1,7 @@
 //! [`WeightInheritance`]: a child proposed as a mutation of an evaluated parent starts from the
 //! parent's weights wherever they fit (network-morphism-style warm start).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use burn::module::Module;
@@ -12,7 +12,7 @@ use crate::curve::EpochwiseEstimator;
 use crate::error::{EstimatorError, Result};
 use crate::estimate::{BatchObserver, Estimate, Estimator};
 use crate::factory::ChildFactory;
-use crate::from_scratch::TrainFromScratch;
+use crate::from_scratch::{Job, TrainFromScratch};
 use crate::reward::Objective;
 use crate::state::{EstimatorState, module_from_bytes, module_to_bytes};
 use crate::train::{Control, EpochStats};
@@ -65,13 +65,28 @@ impl<A: Architecture, F: ChildFactory<A>> WeightInheritance<F, A> {
     }
 }
 
-impl<A: Architecture, F: ChildFactory<A>> Estimator<A> for WeightInheritance<F, A> {
+impl<A: Architecture + Sync, F: ChildFactory<A> + Sync> Estimator<A> for WeightInheritance<F, A>
+where
+    F::Net: Send,
+{
     fn estimate(&mut self, arch: &A) -> Result<Estimate> {
         self.estimate_watched(arch, None, &mut |_| Control::Continue)
     }
 
     fn estimate_child(&mut self, arch: &A, parent: Option<&A>) -> Result<Estimate> {
         self.estimate_watched(arch, parent, &mut |_| Control::Continue)
+    }
+
+    /// Concurrently on the inner estimator's pool, if it has one. A child whose parent is an
+    /// earlier child of the same group waits for it (the group is split there), so every child
+    /// inherits exactly what it would in a sequential run.
+    fn estimate_many(&mut self, children: &[(&A, Option<&A>)]) -> Result<Vec<Estimate>> {
+        self.estimate_many_watched(children, &|_| Control::Continue)
+    }
+
+    /// The inner estimator's pool size.
+    fn parallelism(&self) -> usize {
+        Estimator::<A>::parallelism(&self.inner)
     }
 
     fn name(&self) -> &'static str {
@@ -122,7 +137,11 @@ impl<A: Architecture, F: ChildFactory<A>> Estimator<A> for WeightInheritance<F, 
     }
 }
 
-impl<A: Architecture, F: ChildFactory<A>> EpochwiseEstimator<A> for WeightInheritance<F, A> {
+impl<A: Architecture + Sync, F: ChildFactory<A> + Sync> EpochwiseEstimator<A>
+    for WeightInheritance<F, A>
+where
+    F::Net: Send,
+{
     fn planned_epochs(&self) -> usize {
         self.inner.fidelity().epochs
     }
@@ -137,25 +156,68 @@ impl<A: Architecture, F: ChildFactory<A>> EpochwiseEstimator<A> for WeightInheri
         parent: Option<&A>,
         on_epoch: &mut dyn FnMut(&EpochStats) -> Control,
     ) -> Result<Estimate> {
-        let parent_net = parent.and_then(|p| self.store.get(&p.to_json()));
-        let (estimate, net) = self.inner.run(
-            arch,
-            |child| match parent_net {
-                Some(p) => {
-                    let (child, copied, total) = inherit_weights(p, child);
-                    log::debug!("inherited {copied} of {total} parameter tensors");
-                    (child, copied > 0)
-                }
-                None => (child, false),
-            },
-            on_epoch,
-        )?;
+        let inherit = parent
+            .and_then(|p| self.store.get(&p.to_json()))
+            .map(export_params);
+        let (estimate, net) = self.inner.run(arch, inherit.as_ref(), on_epoch)?;
         self.keep(arch.to_json(), net.valid());
         Ok(estimate)
     }
+
+    fn estimate_many_watched(
+        &mut self,
+        children: &[(&A, Option<&A>)],
+        on_epoch: &(dyn Fn(&[EpochStats]) -> Control + Sync),
+    ) -> Result<Vec<Estimate>> {
+        let mut out = Vec::with_capacity(children.len());
+        let mut start = 0;
+        while start < children.len() {
+            // A wave: children up to the first whose parent is an earlier child of the wave.
+            let mut end = start;
+            let mut keys = HashSet::new();
+            while let Some((arch, parent)) = children.get(end) {
+                if parent.is_some_and(|p| keys.contains(&p.to_json())) {
+                    break;
+                }
+                keys.insert(arch.to_json());
+                end += 1;
+            }
+            // Which parents a sequential run would still keep at each child's turn.
+            let mut order = self.order.clone();
+            let mut jobs = Vec::with_capacity(end - start);
+            for (arch, parent) in &children[start..end] {
+                let inherit = parent
+                    .map(|p| p.to_json())
+                    .filter(|key| order.contains(key))
+                    .and_then(|key| self.store.get(&key))
+                    .map(export_params);
+                jobs.push(Job {
+                    arch: *arch,
+                    inherit,
+                });
+                let key = arch.to_json();
+                if !order.contains(&key) {
+                    order.push_back(key);
+                }
+                while order.len() > self.capacity {
+                    order.pop_front();
+                }
+            }
+            let done = self.inner.run_many(jobs, on_epoch)?;
+            for ((arch, _), (estimate, net)) in children[start..end].iter().zip(done) {
+                self.keep(arch.to_json(), net.valid());
+                out.push(estimate);
+            }
+            start = end;
+        }
+        Ok(out)
+    }
 }
 
-impl<A, F: ChildFactory<A>> EpochwiseEstimator<A> for TrainFromScratch<F> {
+impl<A: Sync, F: ChildFactory<A> + Sync> EpochwiseEstimator<A> for TrainFromScratch<F>
+where
+    F::Net: Send,
+{
     fn planned_epochs(&self) -> usize {
         self.fidelity().epochs
     }
@@ -170,6 +232,25 @@ impl<A, F: ChildFactory<A>> EpochwiseEstimator<A> for TrainFromScratch<F> {
         _parent: Option<&A>,
         on_epoch: &mut dyn FnMut(&EpochStats) -> Control,
     ) -> Result<Estimate> {
-        Ok(self.run(arch, |n| (n, false), on_epoch)?.0)
+        Ok(self.run(arch, None, on_epoch)?.0)
+    }
+
+    fn estimate_many_watched(
+        &mut self,
+        children: &[(&A, Option<&A>)],
+        on_epoch: &(dyn Fn(&[EpochStats]) -> Control + Sync),
+    ) -> Result<Vec<Estimate>> {
+        let jobs = children
+            .iter()
+            .map(|(arch, _)| Job {
+                arch: *arch,
+                inherit: None,
+            })
+            .collect();
+        Ok(self
+            .run_many(jobs, on_epoch)?
+            .into_iter()
+            .map(|(estimate, _)| estimate)
+            .collect())
     }
 }

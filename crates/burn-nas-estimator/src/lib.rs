@@ -10,9 +10,13 @@
 //! | [`WeightInheritance`]    | warm start from the parent's weights (network morphism)         |
 //! | [`SharedWeights`]        | one-shot weight sharing (ENAS)                                  |
 //!
-//! [`train()`] is the one child-training loop they all use.
+//! [`train()`] is the one child-training loop they all use. Multi-trial estimators train the
+//! children of a group concurrently on a [`DevicePool`] ([`TrainFromScratch::with_pool`]),
+//! retrying a child on another device when its device fails.
 
 #![warn(missing_docs)]
+
+pub use burn_nas_backend::DevicePool;
 
 mod clip;
 mod curve;
@@ -36,7 +40,7 @@ pub use error::{EstimatorError, Result};
 pub use estimate::{BatchObserver, Estimate, Estimator, Metrics};
 pub use factory::{ChildFactory, ImageShape, MacroChild, MicroChild, NasRlChild};
 pub use fidelity::Fidelity;
-pub use from_scratch::TrainFromScratch;
+pub use from_scratch::{DEFAULT_MAX_RETRIES, FaultInjection, TrainFromScratch};
 pub use inheritance::{WeightInheritance, inherit_weights};
 pub use retrain::{RetrainReport, retrain};
 pub use reward::{Objective, Reward, SizePenalty};

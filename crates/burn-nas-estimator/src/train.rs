@@ -272,6 +272,21 @@ pub fn train<N: Network>(
 
 /// [`train`] that also reports every minibatch (`done`, `total` of the epoch, loss).
 pub(crate) fn train_observed<N: Network>(
+    net: N,
+    task: &Task,
+    config: &TrainConfig,
+    device: &Device,
+    on_epoch: &mut dyn FnMut(&EpochStats) -> Control,
+    on_batch: &mut dyn FnMut(usize, usize, f64),
+) -> Result<(N, TrainReport)> {
+    config.validate()?;
+    device.seed(config.seed);
+    train_device_seeded(net, task, config, device, on_epoch, on_batch)
+}
+
+/// [`train_observed`] for a caller that has already seeded the device's generator with
+/// `config.seed` (under the lock that keeps concurrent trials from interleaving draws).
+pub(crate) fn train_device_seeded<N: Network>(
     mut net: N,
     task: &Task,
     config: &TrainConfig,
@@ -284,7 +299,6 @@ pub(crate) fn train_observed<N: Network>(
     let train_batcher = Batcher::new(task.normalization.clone(), ad.clone());
     let eval_batcher = Batcher::new(task.normalization.clone(), device.clone());
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    device.seed(config.seed);
     let mut optim = config.optimizer();
     let mut report = TrainReport {
         curve: Vec::with_capacity(config.epochs),

@@ -1,0 +1,212 @@
+//! Parallel trials on a device pool: two `flex` workers give exactly the sequential history
+//! (NAS-RL from scratch, learning-curve extrapolation; weight inheritance is in
+//! `parallel_inheritance.rs`); a worker failing mid-search is retired, its child retried on
+//! the other worker, and the search completes with the retry recorded; bounded retries end in
+//! typed errors.
+
+use std::sync::{Mutex, OnceLock};
+
+use burn::tensor::Device;
+use burn_nas::backend::DevicePool;
+use burn_nas::data::{Augmentation, fashion_mnist};
+use burn_nas::estimator::{CosineWarmRestarts, FaultInjection, Metrics};
+use burn_nas::prelude::*;
+use burn_nas::search::Evaluation;
+
+/// 600 training and 200 validation images at 14×14.
+fn task() -> &'static Task {
+    static TASK: OnceLock<Task> = OnceLock::new();
+    TASK.get_or_init(|| {
+        let (train, _) = fashion_mnist::load_embedded().expect("embedded Fashion-MNIST");
+        let train = train.subset(&(0..800).collect::<Vec<_>>()).unwrap();
+        Task::split(train, 200, None)
+            .unwrap()
+            .reduced(1.0, Some(14), 0)
+            .unwrap()
+    })
+}
+
+fn training(epochs: usize, seed: u64) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: 50,
+        lr: CosineWarmRestarts::single(0.05, 0.005, epochs.max(1)),
+        augmentation: Augmentation::none(),
+        eval_batch_size: 200,
+        seed,
+        ..TrainConfig::default()
+    }
+}
+
+/// burn's device generators are per process: tests of this binary take turns.
+static DEVICE: Mutex<()> = Mutex::new(());
+
+/// Takes the test's turn.
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    DEVICE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn fidelity(epochs: usize) -> Fidelity {
+    Fidelity {
+        epochs,
+        data_fraction: 0.5,
+        image_size: None,
+        channel_scale: 1.0,
+        depth_scale: 1.0,
+    }
+}
+
+fn nas_rl_estimator(devices: Option<&str>, epochs: usize) -> TrainFromScratch<NasRlChild> {
+    let device = Device::flex();
+    device.seed(1);
+    let estimator = TrainFromScratch::new(
+        NasRlChild(NasRlNetConfig::new(10).with_filter_scale(0.5)),
+        task(),
+        fidelity(epochs),
+        training(epochs, 3),
+        device,
+    )
+    .unwrap();
+    match devices {
+        Some(list) => estimator.with_pool(DevicePool::parse(list).unwrap()),
+        None => estimator,
+    }
+}
+
+fn nas_rl_space() -> NasRlSpace {
+    NasRlSpace::with_options(2, &[1, 3], &[1, 3], &[4, 8], None).unwrap()
+}
+
+/// NAS-RL: 2 rounds of 4 children, each trained 1 epoch.
+fn nas_rl_history(estimator: impl Estimator<NasRlArch> + 'static) -> Vec<Evaluation> {
+    let space = nas_rl_space();
+    let strategy = Reinforce::new(
+        space.clone(),
+        ReinforceConfig {
+            seed: 7,
+            ..ReinforceConfig::nas_rl()
+        },
+        Device::flex(),
+    )
+    .unwrap();
+    let mut config = SearchConfig::multi_trial(2, 4);
+    config.quiet = true;
+    let mut search = Search::new(&space, strategy, estimator, config).unwrap();
+    assert_eq!(search.run().unwrap(), Outcome::BudgetReached);
+    search.history().to_vec()
+}
+
+/// Metrics without what depends on timing.
+fn timeless(m: &Metrics) -> Metrics {
+    Metrics {
+        seconds: 0.0,
+        retries: 0,
+        ..m.clone()
+    }
+}
+
+fn assert_same_history(parallel: &[Evaluation], sequential: &[Evaluation]) {
+    assert_eq!(parallel.len(), sequential.len());
+    for (p, s) in parallel.iter().zip(sequential) {
+        assert_eq!(
+            (p.index, p.round, p.update, &p.arch),
+            (s.index, s.round, s.update, &s.arch)
+        );
+        assert_eq!(p.reward, s.reward, "evaluation {}", p.index);
+        assert_eq!(p.baseline, s.baseline, "evaluation {}", p.index);
+        assert_eq!(p.log_prob, s.log_prob, "evaluation {}", p.index);
+        assert_eq!(
+            timeless(&p.metrics),
+            timeless(&s.metrics),
+            "evaluation {}",
+            p.index
+        );
+    }
+}
+
+#[test]
+fn two_flex_workers_give_the_sequential_nas_rl_history() {
+    let _lock = turn();
+    let sequential = nas_rl_history(nas_rl_estimator(None, 1));
+    let parallel = nas_rl_history(nas_rl_estimator(Some("flex,flex"), 1));
+    assert_eq!(sequential.len(), 8);
+    assert_same_history(&parallel, &sequential);
+    // Not a vacuous comparison: the children differ and learned something.
+    assert!(sequential.iter().any(|e| e.arch != sequential[0].arch));
+    assert!(sequential.iter().any(|e| e.reward != sequential[0].reward));
+    assert!(parallel.iter().all(|e| e.metrics.retries == 0));
+}
+
+#[test]
+fn a_worker_failing_mid_search_is_retried_on_the_other_device() {
+    let _lock = turn();
+    let sequential = nas_rl_history(nas_rl_estimator(None, 1));
+    // Child 5 (second round) dies after 2 minibatches on whichever worker runs it.
+    let faulty = nas_rl_estimator(Some("flex,flex"), 1).with_fault_injection(FaultInjection {
+        child: 5,
+        after_batches: 2,
+    });
+    let history = nas_rl_history(faulty);
+    assert_same_history(&history, &sequential);
+    let retries: Vec<usize> = history.iter().map(|e| e.metrics.retries).collect();
+    assert_eq!(retries, [0, 0, 0, 0, 0, 1, 0, 0]);
+}
+
+#[test]
+fn retries_are_bounded_and_failures_typed() {
+    let _lock = turn();
+    let space = nas_rl_space();
+    let mut strategy = Reinforce::new(space, ReinforceConfig::nas_rl(), Device::flex()).unwrap();
+    let arch = strategy.propose(1).unwrap().remove(0).arch;
+    let fault = FaultInjection {
+        child: 0,
+        after_batches: 0,
+    };
+    // One device: after it fails nothing is left to retry on.
+    let mut alone = nas_rl_estimator(Some("flex"), 1).with_fault_injection(fault);
+    let err = alone.estimate_many(&[(&arch, None)]).unwrap_err();
+    assert!(matches!(err, EstimatorError::NoDevice(_)), "{err}");
+    assert_eq!(alone.failed_devices(), vec![0]);
+    // No retry allowed: the failure itself is the error.
+    let mut strict = nas_rl_estimator(Some("flex,flex"), 1)
+        .with_fault_injection(fault)
+        .with_max_retries(0);
+    let err = strict.estimate_many(&[(&arch, None)]).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            EstimatorError::DeviceFailed {
+                child: 0,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // The surviving worker still trains the next group.
+    let estimates = strict
+        .estimate_many(&[(&arch, None), (&arch, None)])
+        .unwrap();
+    assert_eq!(estimates.len(), 2);
+    assert_eq!(strict.failed_devices().len(), 1);
+}
+
+#[test]
+fn curve_extrapolation_on_two_workers_matches_per_group_rule() {
+    let _lock = turn();
+    // 4 epochs: the curve is fitted after 3; a margin of +1 never stops a run (the prediction
+    // plus 1 is never below an accuracy), so the group rule and the per-child rule agree and
+    // the histories must be equal, predictions included.
+    let sequential = nas_rl_history(CurveExtrapolation::new(nas_rl_estimator(None, 4), 3, 1.0));
+    let parallel = nas_rl_history(CurveExtrapolation::new(
+        nas_rl_estimator(Some("flex,flex"), 4),
+        3,
+        1.0,
+    ));
+    assert_same_history(&parallel, &sequential);
+    assert!(
+        parallel
+            .iter()
+            .all(|e| e.metrics.predicted_accuracy.is_some())
+    );
+}

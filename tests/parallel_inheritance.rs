@@ -1,0 +1,129 @@
+//! Evolution with weight inheritance on two `flex` workers gives exactly the sequential
+//! history: children inherit from the same parents, in the same order.
+
+use std::sync::{Mutex, OnceLock};
+
+use burn::tensor::Device;
+use burn_nas::backend::DevicePool;
+use burn_nas::data::{Augmentation, fashion_mnist};
+use burn_nas::estimator::{CosineWarmRestarts, Metrics};
+use burn_nas::prelude::*;
+use burn_nas::search::Evaluation;
+
+/// 600 training and 200 validation images at 14×14.
+fn task() -> &'static Task {
+    static TASK: OnceLock<Task> = OnceLock::new();
+    TASK.get_or_init(|| {
+        let (train, _) = fashion_mnist::load_embedded().expect("embedded Fashion-MNIST");
+        let train = train.subset(&(0..800).collect::<Vec<_>>()).unwrap();
+        Task::split(train, 200, None)
+            .unwrap()
+            .reduced(1.0, Some(14), 0)
+            .unwrap()
+    })
+}
+
+fn training(epochs: usize, seed: u64) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: 50,
+        lr: CosineWarmRestarts::single(0.05, 0.005, epochs.max(1)),
+        augmentation: Augmentation::none(),
+        eval_batch_size: 200,
+        seed,
+        ..TrainConfig::default()
+    }
+}
+
+/// burn's device generators are per process: tests of this binary take turns.
+static DEVICE: Mutex<()> = Mutex::new(());
+
+fn fidelity(epochs: usize) -> Fidelity {
+    Fidelity {
+        epochs,
+        data_fraction: 0.5,
+        image_size: None,
+        channel_scale: 1.0,
+        depth_scale: 1.0,
+    }
+}
+
+/// Metrics without what depends on timing.
+fn timeless(m: &Metrics) -> Metrics {
+    Metrics {
+        seconds: 0.0,
+        retries: 0,
+        ..m.clone()
+    }
+}
+
+fn assert_same_history(parallel: &[Evaluation], sequential: &[Evaluation]) {
+    assert_eq!(parallel.len(), sequential.len());
+    for (p, s) in parallel.iter().zip(sequential) {
+        assert_eq!(
+            (p.index, p.round, p.update, &p.arch),
+            (s.index, s.round, s.update, &s.arch)
+        );
+        assert_eq!(p.reward, s.reward, "evaluation {}", p.index);
+        assert_eq!(p.baseline, s.baseline, "evaluation {}", p.index);
+        assert_eq!(p.log_prob, s.log_prob, "evaluation {}", p.index);
+        assert_eq!(
+            timeless(&p.metrics),
+            timeless(&s.metrics),
+            "evaluation {}",
+            p.index
+        );
+    }
+}
+
+fn evolution_history(devices: Option<&str>) -> Vec<Evaluation> {
+    let space = MicroSpace::new(2, &MicroOp::ALL).unwrap();
+    let device = Device::flex();
+    device.seed(2);
+    // No dropout, no drop path: training draws nothing from the device generator.
+    let child = MicroNetConfig::new(10)
+        .with_layers(1)
+        .with_channels(4)
+        .with_aux_head(false)
+        .with_dropout(0.0)
+        .with_drop_path_keep(1.0);
+    let inner = TrainFromScratch::new(
+        MicroChild(child),
+        task(),
+        fidelity(1),
+        training(1, 4),
+        device,
+    )
+    .unwrap();
+    let inner = match devices {
+        Some(list) => inner.with_pool(DevicePool::parse(list).unwrap()),
+        None => inner,
+    };
+    let strategy = RegularizedEvolution::new(
+        space.clone(),
+        EvolutionConfig {
+            population: 3,
+            sample_size: 2,
+            seed: 8,
+        },
+    )
+    .unwrap();
+    let mut config = SearchConfig::multi_trial(3, 3);
+    config.quiet = true;
+    let mut search =
+        Search::new(&space, strategy, WeightInheritance::new(inner, 4), config).unwrap();
+    search.run().unwrap();
+    search.history().to_vec()
+}
+
+#[test]
+fn weight_inheritance_on_two_workers_gives_the_sequential_history() {
+    let _lock = DEVICE.lock().unwrap_or_else(|e| e.into_inner());
+    let sequential = evolution_history(None);
+    let parallel = evolution_history(Some("flex,flex"));
+    assert_same_history(&parallel, &sequential);
+    assert!(
+        sequential.iter().any(|e| e.metrics.inherited),
+        "no child inherited"
+    );
+}
