@@ -4,47 +4,14 @@
 //! the other worker, and the search completes with the retry recorded; bounded retries end in
 //! typed errors.
 
-use std::sync::{Mutex, OnceLock};
-
 use burn::tensor::Device;
 use burn_nas::backend::DevicePool;
-use burn_nas::data::{Augmentation, fashion_mnist};
-use burn_nas::estimator::{CosineWarmRestarts, FaultInjection, Metrics};
+use burn_nas::estimator::{FaultInjection, Metrics};
 use burn_nas::prelude::*;
 use burn_nas::search::Evaluation;
 
-/// 600 training and 200 validation images at 14×14.
-fn task() -> &'static Task {
-    static TASK: OnceLock<Task> = OnceLock::new();
-    TASK.get_or_init(|| {
-        let (train, _) = fashion_mnist::load_embedded().expect("embedded Fashion-MNIST");
-        let train = train.subset(&(0..800).collect::<Vec<_>>()).unwrap();
-        Task::split(train, 200, None)
-            .unwrap()
-            .reduced(1.0, Some(14), 0)
-            .unwrap()
-    })
-}
-
-fn training(epochs: usize, seed: u64) -> TrainConfig {
-    TrainConfig {
-        epochs,
-        batch_size: 50,
-        lr: CosineWarmRestarts::single(0.05, 0.005, epochs.max(1)),
-        augmentation: Augmentation::none(),
-        eval_batch_size: 200,
-        seed,
-        ..TrainConfig::default()
-    }
-}
-
-/// burn's device generators are per process: tests of this binary take turns.
-static DEVICE: Mutex<()> = Mutex::new(());
-
-/// Takes the test's turn.
-fn turn() -> std::sync::MutexGuard<'static, ()> {
-    DEVICE.lock().unwrap_or_else(|e| e.into_inner())
-}
+mod support;
+use support::{task, training, turn};
 
 fn fidelity(epochs: usize) -> Fidelity {
     Fidelity {

@@ -2,46 +2,16 @@
 //! directories; exact resume after a stop between rounds and after an interrupted round.
 
 use std::path::Path;
-use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 
 use burn::tensor::Device;
-use burn_nas::data::{Augmentation, fashion_mnist};
-use burn_nas::estimator::CosineWarmRestarts;
 use burn_nas::prelude::*;
 use burn_nas::search::{Evaluation, Phase};
 use burn_nas::space::MacroArch;
 use burn_nas::space::nn::MicroSupernet;
 
-/// 600 training and 200 validation images at 14×14, 200 test images.
-fn task() -> &'static Task {
-    static TASK: OnceLock<Task> = OnceLock::new();
-    TASK.get_or_init(|| {
-        let (train, test) = fashion_mnist::load_embedded().expect("embedded Fashion-MNIST");
-        let train = train.subset(&(0..800).collect::<Vec<_>>()).unwrap();
-        let test = test.subset(&(0..200).collect::<Vec<_>>()).unwrap();
-        Task::split(train, 200, Some(test))
-            .unwrap()
-            .reduced(1.0, Some(14), 0)
-            .unwrap()
-    })
-}
-
-fn training(epochs: usize, seed: u64) -> TrainConfig {
-    TrainConfig {
-        epochs,
-        batch_size: 50,
-        lr: CosineWarmRestarts::single(0.05, 0.005, epochs.max(1)),
-        augmentation: Augmentation::none(),
-        eval_batch_size: 200,
-        seed,
-        ..TrainConfig::default()
-    }
-}
-
-/// Weight initialisation and dropout draw from the device's generator, which every test of
-/// this process shares: each test holds this lock, and searches seed the device first.
-static DEVICE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+mod support;
+use support::{task, training, turn};
 
 fn seeded(seed: u64) -> Device {
     let device = Device::flex();
@@ -147,7 +117,7 @@ fn tmp(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn enas_micro_search_writes_a_complete_run_directory() {
-    let _lock = DEVICE.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let dir = tmp("enas-micro");
     let mut search = enas_micro(2).with_run_dir(RunDir::create(&dir, false).unwrap());
     assert_eq!(search.run().unwrap(), Outcome::BudgetReached);
@@ -195,7 +165,7 @@ fn enas_micro_search_writes_a_complete_run_directory() {
 
 #[test]
 fn enas_macro_search_writes_a_complete_run_directory() {
-    let _lock = DEVICE.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let dir = tmp("enas-macro");
     let device = Device::flex();
     let space = MacroSpace::new(3, &MacroOp::ALL).unwrap();
@@ -245,7 +215,7 @@ fn nas_rl_estimator(seed: u64) -> CurveExtrapolation<TrainFromScratch<NasRlChild
 
 #[test]
 fn nas_rl_search_with_curve_extrapolation_writes_a_complete_run_directory() {
-    let _lock = DEVICE.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let dir = tmp("nas-rl");
     let space = NasRlSpace::with_options(2, &[1, 3], &[1, 3], &[4, 8], None).unwrap();
     let strategy =
@@ -308,7 +278,7 @@ fn evolution_search(rounds: usize) -> Search<MicroArch> {
 
 #[test]
 fn evolution_with_weight_inheritance_writes_a_complete_run_directory() {
-    let _lock = DEVICE.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let dir = tmp("evolution");
     let mut search = evolution_search(3).with_run_dir(RunDir::create(&dir, false).unwrap());
     search.run().unwrap();
@@ -341,7 +311,7 @@ fn comparable(history: &[Evaluation]) -> Vec<(usize, usize, String, u64, Option<
 
 #[test]
 fn enas_search_resumed_after_a_stop_gives_the_uninterrupted_history() {
-    let _lock = DEVICE.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let mut whole = enas_micro(3);
     whole.run().unwrap();
     let expected = comparable(whole.history());
@@ -376,7 +346,7 @@ fn enas_search_resumed_after_a_stop_gives_the_uninterrupted_history() {
 
 #[test]
 fn evolution_search_with_inheritance_resumes_exactly() {
-    let _lock = DEVICE.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let mut whole = evolution_search(4);
     whole.run().unwrap();
     let dir = tmp("resume-evolution");
@@ -393,7 +363,7 @@ fn evolution_search_with_inheritance_resumes_exactly() {
 
 #[test]
 fn resume_rejects_a_checkpoint_of_another_search_or_a_damaged_one() {
-    let _lock = DEVICE.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let dir = tmp("resume-mismatch");
     let mut first = evolution_search(1).with_run_dir(RunDir::create(&dir, false).unwrap());
     first.run().unwrap();

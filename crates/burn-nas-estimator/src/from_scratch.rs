@@ -11,6 +11,7 @@ use burn::tensor::Device;
 use burn_nas_backend::DevicePool;
 use burn_nas_space::nn::{Network, ParamValues, import_params};
 
+use crate::curve::EpochwiseEstimator;
 use crate::error::{EstimatorError, Result};
 use crate::estimate::{BatchObserver, Estimate, Estimator, Metrics, ObserverSlot};
 use crate::factory::{ChildFactory, ImageShape};
@@ -575,18 +576,7 @@ where
 
     /// Concurrently on the pool, if there is one.
     fn estimate_many(&mut self, children: &[(&A, Option<&A>)]) -> Result<Vec<Estimate>> {
-        let jobs = children
-            .iter()
-            .map(|(arch, _)| Job {
-                arch: *arch,
-                inherit: None,
-            })
-            .collect();
-        Ok(self
-            .run_many(jobs, &|_| Control::Continue)?
-            .into_iter()
-            .map(|(estimate, _)| estimate)
-            .collect())
+        self.estimate_many_watched(children, &|_| Control::Continue)
     }
 
     /// The pool's size (1 without a pool).

@@ -10,7 +10,7 @@ use burn_nas_space::nn::Network;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::estimate::BatchObserver;
+use crate::estimate::{BatchObserver, ObserverSlot};
 use crate::factory::{ChildFactory, ImageShape};
 use crate::task::Task;
 use crate::train::{Control, EpochStats, LossAccuracy, TrainConfig, evaluate, train_observed};
@@ -62,6 +62,7 @@ pub fn retrain<A, F: ChildFactory<A>>(
     };
     let net = factory.build(arch, shape, 1.0, 1.0, &ad)?;
     let (params, macs) = (net.param_count(), net.macs());
+    let observer = ObserverSlot(observer);
     let (net, report) = train_observed(
         net,
         task,
@@ -71,11 +72,7 @@ pub fn retrain<A, F: ChildFactory<A>>(
             on_epoch(e);
             Control::Continue
         },
-        &mut |done, total, loss| {
-            if let Some(o) = &observer {
-                o.on_batch(done, total, loss);
-            }
-        },
+        &mut |done, total, loss| observer.notify(done, total, loss),
     )?;
     let test = match &task.test {
         Some(test) => {
