@@ -53,15 +53,16 @@ pub struct ReadmeDoctests;
 
 /// The names most programs need, in one `use`.
 pub mod prelude {
-    pub use burn_nas_backend::{DeviceError, DeviceSpec};
+    pub use burn_nas_backend::{DeviceError, DevicePool, DeviceSpec};
     pub use burn_nas_controller::{
         EvolutionConfig, Proposal, RandomSearch, RegularizedEvolution, Reinforce, ReinforceConfig,
         SearchStrategy, StrategyError,
     };
     pub use burn_nas_data::{Augmentation, DataError, ImageDataset};
     pub use burn_nas_estimator::{
-        CurveExtrapolation, Estimate, Estimator, EstimatorError, Fidelity, MacroChild, MicroChild,
-        NasRlChild, SharedWeights, Task, TrainConfig, TrainFromScratch, WeightInheritance,
+        CurveExtrapolation, Estimate, Estimator, EstimatorError, FaultInjection, Fidelity,
+        MacroChild, MicroChild, NasRlChild, SharedWeights, Task, TrainConfig, TrainFromScratch,
+        WeightInheritance,
     };
     pub use burn_nas_search::{
         Budget, Derive, Outcome, RunDir, Search, SearchConfig, SearchError, Status, Summary,

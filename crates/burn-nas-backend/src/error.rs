@@ -69,6 +69,33 @@ pub enum DeviceError {
         message: String,
     },
 
+    /// A [`Worker`](crate::Worker) was asked to serve a device it cannot host.
+    #[error(
+        "device `{spec}` cannot be served by a worker: a worker serves a local device (flex, wgpu, cuda)"
+    )]
+    NotServable {
+        /// The string as given.
+        spec: String,
+    },
+
+    /// A [`Worker`](crate::Worker) could not listen on its address.
+    #[error("cannot listen on {addr}: {message}")]
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// The operating system's error.
+        message: String,
+    },
+
+    /// A [`Worker`](crate::Worker)'s server failed.
+    #[error("worker serving `{spec}` failed: {message}")]
+    Serve {
+        /// The device served.
+        spec: String,
+        /// The server's error.
+        message: String,
+    },
+
     /// The value of the `BURN_NAS_DEVICE` environment variable is invalid.
     #[error("environment variable {var}: {source}")]
     Env {

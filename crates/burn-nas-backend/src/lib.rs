@@ -8,7 +8,7 @@
 //! | `wgpu:N`                | the N-th discrete GPU through wgpu       | `wgpu`        |
 //! | `wgpu:cpu`              | a CPU adapter (e.g. Mesa's lavapipe)     | `wgpu`        |
 //! | `cuda`, `cuda:N`        | CUDA device N (default 0)                | `cuda`        |
-//! | `remote:ws://HOST:PORT` | a burn remote server (see `worker`)      | `remote`      |
+//! | `remote:ws://HOST:PORT` | a burn remote server (`Worker`, the `worker` example) | `remote` |
 //!
 //! A comma-separated list (`--devices flex,flex`, `cuda:0,cuda:1`) becomes a [`DevicePool`]:
 //! multi-trial estimators train one child per pool entry at a time.
@@ -29,6 +29,8 @@
 
 mod error;
 mod pool;
+#[cfg(feature = "remote")]
+mod worker;
 
 use std::fmt;
 use std::str::FromStr;
@@ -36,6 +38,8 @@ use std::str::FromStr;
 pub use burn::tensor::Device;
 pub use error::DeviceError;
 pub use pool::DevicePool;
+#[cfg(feature = "remote")]
+pub use worker::Worker;
 
 /// Name of the environment variable holding the default device string.
 pub const DEVICE_ENV: &str = "BURN_NAS_DEVICE";

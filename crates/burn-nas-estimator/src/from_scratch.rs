@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use burn::module::Module;
@@ -100,6 +100,9 @@ struct Board<N> {
     dead: Vec<usize>,
     /// An architecture's own error ended the group: take no new job.
     abort: bool,
+    /// Jobs being trained right now. A worker with an empty queue waits while this is not
+    /// zero: a failing device puts its job back, and someone must be there to take it.
+    in_flight: usize,
 }
 
 /// Trains every architecture from scratch at a [`Fidelity`] and rewards its validation
@@ -446,7 +449,9 @@ impl<F> TrainFromScratch<F> {
             retries: vec![0; jobs.len()],
             dead: Vec::new(),
             abort: false,
+            in_flight: 0,
         });
+        let changed = Condvar::new();
         let pool = self.pool.as_ref().expect("checked above");
         let this = &*self;
         std::thread::scope(|scope| {
@@ -454,8 +459,9 @@ impl<F> TrainFromScratch<F> {
                 if !this.alive[w] {
                     continue;
                 }
-                let (board, jobs) = (&board, &jobs);
-                scope.spawn(move || this.worker(w, device, first, jobs, board, on_epoch));
+                let (board, changed, jobs) = (&board, &changed, &jobs);
+                scope
+                    .spawn(move || this.worker(w, device, first, jobs, (board, changed), on_epoch));
             }
         });
         let board = board.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -484,15 +490,16 @@ impl<F> TrainFromScratch<F> {
         Ok(out)
     }
 
-    /// The loop of worker `w`: takes the next job, trains it on `device`, until the queue is
-    /// empty, the group is aborted, or this worker's device fails.
+    /// The loop of worker `w`: takes the next job, trains it on `device`, until every job is
+    /// done, the group is aborted, or this worker's device fails. `changed` is signalled
+    /// whenever a job ends, so that idle workers wake to take a job a failed device put back.
     fn worker<A>(
         &self,
         w: usize,
         device: &Device,
         first: u64,
         jobs: &[Job<'_, A>],
-        board: &Mutex<Board<F::Net>>,
+        (board, changed): (&Mutex<Board<F::Net>>, &Condvar),
         on_epoch: &(dyn Fn(&[EpochStats]) -> Control + Sync),
     ) where
         F: ChildFactory<A>,
@@ -502,12 +509,18 @@ impl<F> TrainFromScratch<F> {
         loop {
             let (j, attempts) = {
                 let mut b = lock();
-                if b.abort {
-                    return;
-                }
-                match b.queue.pop_front() {
-                    Some(next) => next,
-                    None => return,
+                loop {
+                    if b.abort {
+                        return;
+                    }
+                    if let Some(next) = b.queue.pop_front() {
+                        b.in_flight += 1;
+                        break next;
+                    }
+                    if b.in_flight == 0 {
+                        return;
+                    }
+                    b = changed.wait(b).unwrap_or_else(|e| e.into_inner());
                 }
             };
             let job = &jobs[j];
@@ -531,6 +544,9 @@ impl<F> TrainFromScratch<F> {
                 )
             }));
             let mut b = lock();
+            b.in_flight -= 1;
+            // Whatever happened, idle workers re-check the queue and the abort flag.
+            changed.notify_all();
             match outcome {
                 Ok(Ok(done)) => b.results[j] = Some(Ok(done)),
                 Ok(Err(e)) => {

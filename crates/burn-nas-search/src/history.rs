@@ -45,7 +45,7 @@ pub struct Evaluation {
 
 /// The CSV header of [`csv_line`].
 pub const CSV_HEADER: &str = "index,round,update,phase,reward,baseline,entropy,log_prob,\
-valid_accuracy,params,macs,epochs,stopped_early,inherited,seconds,elapsed,arch";
+valid_accuracy,params,macs,epochs,stopped_early,inherited,retries,seconds,elapsed,arch";
 
 fn opt(v: Option<f64>) -> String {
     v.map_or_else(String::new, |v| v.to_string())
@@ -56,7 +56,7 @@ pub fn csv_line(e: &Evaluation) -> String {
     let arch = e.arch.to_string().replace('"', "\"\"");
     let m = &e.metrics;
     format!(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},\"{arch}\"",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},\"{arch}\"",
         e.index,
         e.round,
         e.update,
@@ -74,6 +74,7 @@ pub fn csv_line(e: &Evaluation) -> String {
         m.epochs,
         m.stopped_early,
         m.inherited,
+        m.retries,
         m.seconds,
         e.elapsed,
     )
@@ -99,4 +100,43 @@ pub fn to_csv(history: &[Evaluation]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_rows_have_one_field_per_header_column() {
+        let e = Evaluation {
+            index: 3,
+            round: 1,
+            update: 0,
+            phase: Phase::Search,
+            arch: serde_json::json!({"space": "x", "layers": [1, 2]}),
+            reward: 0.5,
+            baseline: None,
+            entropy: Some(1.0),
+            log_prob: Some(-2.0),
+            has_parent: false,
+            metrics: Metrics {
+                valid_accuracy: 0.5,
+                retries: 2,
+                ..Metrics::default()
+            },
+            elapsed: 9.0,
+        };
+        let header: Vec<&str> = CSV_HEADER.split(',').collect();
+        let line = csv_line(&e);
+        // Fields before the quoted architecture (which holds commas of its own).
+        let (fields, arch) = line.split_once(",\"").unwrap();
+        let fields: Vec<&str> = fields.split(',').collect();
+        assert_eq!(fields.len() + 1, header.len(), "{line}");
+        let column = |name: &str| fields[header.iter().position(|h| *h == name).unwrap()];
+        assert_eq!(column("retries"), "2");
+        assert_eq!(column("index"), "3");
+        assert_eq!(column("elapsed"), "9");
+        assert!(arch.contains("\"\"layers\"\""), "{arch}");
+        assert_eq!(to_csv(&[e]).lines().count(), 2);
+    }
 }
