@@ -49,6 +49,7 @@ use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use burn_nas_backend::{DeviceError, DeviceSpec};
 use burn_nas_estimator::clip_global_norm;
+use burn_nas_space::nn::kernels::pointwise_conv;
 use burn_nas_space::nn::{
     MacroSupernet, MacroSupernetConfig, MicroNet, MicroNetConfig, MicroSupernet,
     MicroSupernetConfig, Mode, NetError, Network,
@@ -588,18 +589,9 @@ fn apply_op(op: &str, x: Tensor<4>, grad: bool) -> Tensor<4> {
             None,
             ConvOptions::new([1, 1], [2, 2], [1, 1], c),
         ),
-        "pw" => conv2d(
-            x,
-            param([c, c, 1, 1]),
-            None,
-            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-        ),
-        "proj" => conv2d(
-            Tensor::cat(vec![x; 5], 1),
-            param([c, 5 * c, 1, 1]),
-            None,
-            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-        ),
+        // The networks' 1×1 convolutions: one batched matrix product.
+        "pw" => pointwise_conv(x, param([c, c, 1, 1])),
+        "proj" => pointwise_conv(Tensor::cat(vec![x; 5], 1), param([c, 5 * c, 1, 1])),
         "bn" => {
             let ones = |v: f32| {
                 let t = Tensor::<1>::full([c], v, &device);
