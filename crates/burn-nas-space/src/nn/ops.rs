@@ -10,7 +10,7 @@ use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::{Device, Distribution, Tensor, activation::relu};
 
 use super::Mode;
-use super::kernels::pointwise;
+use super::kernels::{depthwise, pointwise};
 
 /// Spatial size after a stride-`s` op with "same" padding: `ceil(h / s)`.
 pub(crate) fn strided(h: usize, s: usize) -> usize {
@@ -128,7 +128,7 @@ impl SepStack {
     }
 
     fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
-        let x = pointwise(&self.pointwise, self.depthwise.forward(relu(x)));
+        let x = pointwise(&self.pointwise, depthwise(&self.depthwise, relu(x)));
         self.bn.forward(x, mode)
     }
 
@@ -449,7 +449,7 @@ impl MacroBranch {
             (Some(c), Some(bn), _) => {
                 let y = match c {
                     BranchConv::Full(k) => k.forward(x),
-                    BranchConv::Separable(s) => pointwise(&s.pointwise, s.depthwise.forward(x)),
+                    BranchConv::Separable(s) => pointwise(&s.pointwise, depthwise(&s.depthwise, x)),
                 };
                 relu(bn.forward(y, mode))
             }
