@@ -44,11 +44,12 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::activation::relu;
-use burn::tensor::module::{avg_pool2d, batch_norm_train, conv2d, max_pool2d};
-use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
+use burn::tensor::module::{avg_pool2d, batch_norm_train, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use burn_nas_backend::{DeviceError, DeviceSpec};
 use burn_nas_estimator::clip_global_norm;
+use burn_nas_space::nn::kernels::{DepthwiseGeometry, depthwise_conv, pointwise_conv};
 use burn_nas_space::nn::{
     MacroSupernet, MacroSupernetConfig, MicroNet, MicroNetConfig, MicroSupernet,
     MicroSupernetConfig, Mode, NetError, Network,
@@ -570,36 +571,22 @@ pub const PROFILED_OPS: [&str; 9] = [
 fn apply_op(op: &str, x: Tensor<4>, grad: bool) -> Tensor<4> {
     let [_, c, ..] = x.dims();
     let device = x.device();
+    let same = |p: usize| DepthwiseGeometry {
+        stride: [1, 1],
+        padding: [(p, p), (p, p)],
+    };
     let param = |shape: [usize; 4]| {
         let w = Tensor::<4>::random(shape, Distribution::Normal(0.0, 0.1), &device);
         if grad { w.require_grad() } else { w }
     };
     match op {
         "relu" => relu(x),
-        "dw3" => conv2d(
-            x,
-            param([c, 1, 3, 3]),
-            None,
-            ConvOptions::new([1, 1], [1, 1], [1, 1], c),
-        ),
-        "dw5" => conv2d(
-            x,
-            param([c, 1, 5, 5]),
-            None,
-            ConvOptions::new([1, 1], [2, 2], [1, 1], c),
-        ),
-        "pw" => conv2d(
-            x,
-            param([c, c, 1, 1]),
-            None,
-            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-        ),
-        "proj" => conv2d(
-            Tensor::cat(vec![x; 5], 1),
-            param([c, 5 * c, 1, 1]),
-            None,
-            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-        ),
+        // The networks' depthwise convolutions (direct backward on flex).
+        "dw3" => depthwise_conv(x, param([c, 1, 3, 3]), same(1)),
+        "dw5" => depthwise_conv(x, param([c, 1, 5, 5]), same(2)),
+        // The networks' 1×1 convolutions: one batched matrix product.
+        "pw" => pointwise_conv(x, param([c, c, 1, 1])),
+        "proj" => pointwise_conv(Tensor::cat(vec![x; 5], 1), param([c, 5 * c, 1, 1])),
         "bn" => {
             let ones = |v: f32| {
                 let t = Tensor::<1>::full([c], v, &device);

@@ -7,6 +7,7 @@ use burn::nn::{Identity, Linear, LinearConfig};
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor, activation::relu};
 
+use super::kernels::pointwise;
 use super::ops::{
     Adapter, Bn, Calibration, Classifier, FactorizedReduce, Pool, SepConv, conv, conv_macs,
     drop_path, strided,
@@ -227,7 +228,7 @@ impl AuxHead {
 
     pub(crate) fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<2> {
         let x = adaptive_avg_pool2d(relu(x), [self.pooled, self.pooled]);
-        let x = relu(self.bn1.forward(self.conv1.forward(x), mode));
+        let x = relu(self.bn1.forward(pointwise(&self.conv1, x), mode));
         let x = relu(self.bn2.forward(self.conv2.forward(x), mode));
         let [n, c, _, _] = x.dims();
         self.linear.forward(x.reshape([n, c]))

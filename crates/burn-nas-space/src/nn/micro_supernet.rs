@@ -5,10 +5,9 @@ use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
 use burn::nn::conv::Conv2d;
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, activation::relu};
 
+use super::kernels::pointwise_conv;
 use super::micro_net::reduction_cells;
 use super::ops::{Adapter, Bn, Classifier, FactorizedReduce, Pool, SepConv, conv, strided};
 use super::{Mode, NetError, check_common, check_probability};
@@ -103,12 +102,7 @@ impl SharedCell {
         let loose = cell.loose_ends();
         let weight = Tensor::cat(loose.iter().map(|&i| self.project[i].val()).collect(), 1);
         let x = Tensor::cat(loose.iter().map(|&i| anchors[i].clone()).collect(), 1);
-        let y = conv2d(
-            relu(x),
-            weight,
-            None,
-            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-        );
+        let y = pointwise_conv(relu(x), weight);
         (next_s0, self.project_bn.forward(y, mode))
     }
 }

@@ -12,6 +12,7 @@
 //! ([`burn::module::Module::num_params`]) and multiply-accumulates per image ([`Network::macs`]).
 //! Forward passes take a [`Mode`] that says how batch norm, dropout and drop path behave.
 
+pub mod kernels;
 mod macro_net;
 mod macro_supernet;
 mod micro_net;

@@ -10,6 +10,7 @@ use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::{Device, Distribution, Tensor, activation::relu};
 
 use super::Mode;
+use super::kernels::{depthwise, pointwise};
 
 /// Spatial size after a stride-`s` op with "same" padding: `ceil(h / s)`.
 pub(crate) fn strided(h: usize, s: usize) -> usize {
@@ -127,7 +128,7 @@ impl SepStack {
     }
 
     fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
-        let x = self.pointwise.forward(self.depthwise.forward(relu(x)));
+        let x = pointwise(&self.pointwise, depthwise(&self.depthwise, relu(x)));
         self.bn.forward(x, mode)
     }
 
@@ -276,7 +277,7 @@ impl Calibration {
 
     /// Applies ReLU → conv → BN.
     pub fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
-        self.bn.forward(self.conv.forward(relu(x)), mode)
+        self.bn.forward(pointwise(&self.conv, relu(x)), mode)
     }
 
     /// Multiply-accumulates on an `h × w` input.
@@ -443,12 +444,12 @@ impl MacroBranch {
 
     /// Applies the branch (spatial size unchanged).
     pub fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
-        let x = relu(self.pre_bn.forward(self.pre.forward(x), mode));
+        let x = relu(self.pre_bn.forward(pointwise(&self.pre, x), mode));
         match (&self.conv, &self.bn, &self.pool) {
             (Some(c), Some(bn), _) => {
                 let y = match c {
                     BranchConv::Full(k) => k.forward(x),
-                    BranchConv::Separable(s) => s.pointwise.forward(s.depthwise.forward(x)),
+                    BranchConv::Separable(s) => pointwise(&s.pointwise, depthwise(&s.depthwise, x)),
                 };
                 relu(bn.forward(y, mode))
             }

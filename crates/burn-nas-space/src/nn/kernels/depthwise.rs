@@ -1,0 +1,635 @@
+//! Depthwise convolution with a direct backward pass on the `flex` backend.
+//!
+//! burn-flex 0.22 has a fast depthwise forward but no depthwise backward: burn's generic
+//! default computes the input gradient with a transposed convolution (an outer product and a
+//! scalar col2im scatter per image and channel) and the weight gradient one channel at a time,
+//! each an im2col plus a one-row matrix product on one thread. Here both gradients are direct
+//! per-channel correlations, parallel over channels (weight) and over images × channels
+//! (input), registered as a backend extension with its own autodiff backward. On every other
+//! backend, and for dtypes other than `f32`, [`depthwise_conv`] is burn's `conv2d` with
+//! `groups = C`.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::tensor::Tensor;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+
+/// Stride and `(begin, end)` padding of a depthwise convolution (dilation 1, no bias).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DepthwiseGeometry {
+    /// Stride `[height, width]`, each at least 1.
+    pub stride: [usize; 2],
+    /// Padding `[(top, bottom), (left, right)]`.
+    pub padding: [(usize, usize); 2],
+}
+
+impl DepthwiseGeometry {
+    /// burn's convolution options of this geometry on `channels` channels.
+    fn options(&self, channels: usize) -> ConvOptions<2> {
+        ConvOptions::new_with_padding(self.stride, self.padding, [1, 1], channels.max(1))
+    }
+}
+
+/// The depthwise convolution `conv2d(x, weight, groups = C)`: `x` is `[N, C, H, W]`, `weight`
+/// `[C, 1, kh, kw]` (the layout of a [`Conv2d`] with `groups = C`), the result
+/// `[N, C, (H + pad − kh) / stride + 1, …]`.
+///
+/// On the `flex` backend with `f32` tensors (plain or autodiff) the backward pass is a direct
+/// per-channel correlation; elsewhere this is burn's `conv2d`.
+///
+/// # Panics
+/// When the shapes do not fit, or a stride is 0, as burn's `conv2d` (programming errors of the
+/// caller: the networks build their weights to match their inputs).
+pub fn depthwise_conv(x: Tensor<4>, weight: Tensor<4>, geometry: DepthwiseGeometry) -> Tensor<4> {
+    let [_, c, h, w] = x.dims();
+    let [wc, one, kh, kw] = weight.dims();
+    let fits = wc == c
+        && one == 1
+        && geometry.stride.iter().all(|&s| s > 0)
+        && h + geometry.padding[0].0 + geometry.padding[0].1 >= kh
+        && w + geometry.padding[1].0 + geometry.padding[1].1 >= kw;
+    #[cfg(feature = "flex")]
+    if fits && flex::applies(&x, &weight) {
+        return flex::depthwise_conv(x, weight, geometry);
+    }
+    let _ = fits;
+    conv2d(x, weight, None, geometry.options(c))
+}
+
+/// Applies `conv`, through [`depthwise_conv`] when it is a depthwise convolution (one input
+/// and one output channel per group, dilation 1, no bias), and through [`Conv2d::forward`]
+/// otherwise. "Same" padding is resolved as [`Conv2d::forward`] resolves it.
+pub fn depthwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [_, c, h, w] = x.dims();
+    let [cout, cin_per_group, kh, kw] = conv.weight.dims();
+    let is_depthwise = conv.groups == c
+        && cout == c
+        && cin_per_group == 1
+        && conv.dilation == [1, 1]
+        && conv.bias.is_none();
+    if !is_depthwise {
+        return conv.forward(x);
+    }
+    let same = |k: usize, s: usize, size: usize| {
+        let total = ((size.div_ceil(s).max(1) - 1) * s + k).saturating_sub(size);
+        (total / 2, total - total / 2)
+    };
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Same => [same(kh, conv.stride[0], h), same(kw, conv.stride[1], w)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+    };
+    depthwise_conv(
+        x,
+        conv.weight.val(),
+        DepthwiseGeometry {
+            stride: conv.stride,
+            padding,
+        },
+    )
+}
+
+#[cfg(feature = "flex")]
+mod flex {
+    //! The backend extension and its flex and autodiff implementations.
+
+    use burn::backend::autodiff::checkpoint::base::Checkpointer;
+    use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+    use burn::backend::autodiff::grads::Gradients;
+    use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+    use burn::backend::ops::{FloatTensorOps, ModuleOps};
+    use burn::backend::tensor::FloatTensor;
+    use burn::backend::{
+        Autodiff, Backend, Dispatch, DispatchDevice, Flex, TensorMetadata, backend_extension,
+    };
+    use burn::tensor::{DType, Shape, Tensor, TensorData};
+    use rayon::prelude::*;
+
+    use super::DepthwiseGeometry;
+
+    /// Whether the extension runs `x ⊛ weight`: both `f32` on a flex device (plain or autodiff).
+    pub(super) fn applies(x: &Tensor<4>, weight: &Tensor<4>) -> bool {
+        let on_flex = |t: &Tensor<4>| {
+            matches!(t.device().inner().as_dispatch(), DispatchDevice::Flex(_))
+                && t.dtype() == DType::F32
+        };
+        on_flex(x) && on_flex(weight)
+    }
+
+    pub(super) fn depthwise_conv(
+        x: Tensor<4>,
+        weight: Tensor<4>,
+        g: DepthwiseGeometry,
+    ) -> Tensor<4> {
+        let [(pt, pb), (pl, pr)] = g.padding;
+        Tensor::from_dispatch(<Dispatch as DepthwiseBackend>::depthwise_forward(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            g.stride[0],
+            g.stride[1],
+            pt,
+            pb,
+            pl,
+            pr,
+        ))
+    }
+
+    fn geometry(
+        sh: usize,
+        sw: usize,
+        pt: usize,
+        pb: usize,
+        pl: usize,
+        pr: usize,
+    ) -> DepthwiseGeometry {
+        DepthwiseGeometry {
+            stride: [sh, sw],
+            padding: [(pt, pb), (pl, pr)],
+        }
+    }
+
+    fn channels<B: Backend>(weight: &FloatTensor<B>) -> usize {
+        weight.shape()[0]
+    }
+
+    /// Depthwise convolution and its two gradients as backend operations. The default bodies
+    /// are burn's generic convolution ops (they serve autodiff's second order and dtypes
+    /// without a direct kernel).
+    #[allow(clippy::too_many_arguments)]
+    #[backend_extension(Flex, Autodiff)]
+    pub trait DepthwiseBackend: Backend {
+        /// `conv2d(x, weight, groups = C)` with stride `(sh, sw)` and padding top, bottom,
+        /// left, right.
+        fn depthwise_forward(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            sh: usize,
+            sw: usize,
+            pt: usize,
+            pb: usize,
+            pl: usize,
+            pr: usize,
+        ) -> FloatTensor<Self> {
+            let c = channels::<Self>(&weight);
+            Self::conv2d(x, weight, None, geometry(sh, sw, pt, pb, pl, pr).options(c))
+        }
+
+        /// Gradient of the input `x` of [`depthwise_forward`](Self::depthwise_forward).
+        fn depthwise_grad_x(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            grad: FloatTensor<Self>,
+            sh: usize,
+            sw: usize,
+            pt: usize,
+            pb: usize,
+            pl: usize,
+            pr: usize,
+        ) -> FloatTensor<Self> {
+            let c = channels::<Self>(&weight);
+            Self::conv2d_x_backward(x, weight, grad, geometry(sh, sw, pt, pb, pl, pr).options(c))
+        }
+
+        /// Gradient of the weight of [`depthwise_forward`](Self::depthwise_forward).
+        fn depthwise_grad_w(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            grad: FloatTensor<Self>,
+            sh: usize,
+            sw: usize,
+            pt: usize,
+            pb: usize,
+            pl: usize,
+            pr: usize,
+        ) -> FloatTensor<Self> {
+            let c = channels::<Self>(&weight);
+            Self::conv2d_weight_backward(
+                x,
+                weight,
+                grad,
+                geometry(sh, sw, pt, pb, pl, pr).options(c),
+            )
+        }
+    }
+
+    /// Contiguous `f32` data of a flex tensor.
+    fn f32_data(t: &FloatTensor<Flex>) -> Option<FloatTensor<Flex>> {
+        (t.dtype() == DType::F32).then(|| t.to_contiguous())
+    }
+
+    impl DepthwiseBackend for Flex {
+        fn depthwise_grad_x(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            grad: FloatTensor<Self>,
+            sh: usize,
+            sw: usize,
+            pt: usize,
+            pb: usize,
+            pl: usize,
+            pr: usize,
+        ) -> FloatTensor<Self> {
+            let direct = (|| {
+                let (wc, gc) = (f32_data(&weight)?, f32_data(&grad)?);
+                let (ws, gs) = (wc.as_slice::<f32>()?, gc.as_slice::<f32>()?);
+                let xs = x.shape();
+                let (gsh, wsh) = (gc.shape(), wc.shape());
+                let dims = Dims {
+                    n: xs[0],
+                    c: xs[1],
+                    h: xs[2],
+                    w: xs[3],
+                    kh: wsh[2],
+                    kw: wsh[3],
+                    ho: gsh[2],
+                    wo: gsh[3],
+                    sh,
+                    sw,
+                    pt,
+                    pl,
+                };
+                let out = grad_x_f32(&dims, ws, gs);
+                Some(Flex::float_from_data(
+                    TensorData::new(out, Shape::from(vec![dims.n, dims.c, dims.h, dims.w])),
+                    &x.device(),
+                ))
+            })();
+            match direct {
+                Some(t) => t,
+                None => {
+                    let c = channels::<Self>(&weight);
+                    Self::conv2d_x_backward(
+                        x,
+                        weight,
+                        grad,
+                        geometry(sh, sw, pt, pb, pl, pr).options(c),
+                    )
+                }
+            }
+        }
+
+        fn depthwise_grad_w(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            grad: FloatTensor<Self>,
+            sh: usize,
+            sw: usize,
+            pt: usize,
+            pb: usize,
+            pl: usize,
+            pr: usize,
+        ) -> FloatTensor<Self> {
+            let direct = (|| {
+                let (xc, gc) = (f32_data(&x)?, f32_data(&grad)?);
+                let (xs, gs) = (xc.as_slice::<f32>()?, gc.as_slice::<f32>()?);
+                let (xsh, gsh, wsh) = (xc.shape(), gc.shape(), weight.shape());
+                let dims = Dims {
+                    n: xsh[0],
+                    c: xsh[1],
+                    h: xsh[2],
+                    w: xsh[3],
+                    kh: wsh[2],
+                    kw: wsh[3],
+                    ho: gsh[2],
+                    wo: gsh[3],
+                    sh,
+                    sw,
+                    pt,
+                    pl,
+                };
+                let out = grad_w_f32(&dims, xs, gs);
+                Some(Flex::float_from_data(
+                    TensorData::new(out, Shape::from(vec![dims.c, 1, dims.kh, dims.kw])),
+                    &weight.device(),
+                ))
+            })();
+            match direct {
+                Some(t) => t,
+                None => {
+                    let c = channels::<Self>(&weight);
+                    Self::conv2d_weight_backward(
+                        x,
+                        weight,
+                        grad,
+                        geometry(sh, sw, pt, pb, pl, pr).options(c),
+                    )
+                }
+            }
+        }
+    }
+
+    impl<B: Backend + DepthwiseBackend, C: CheckpointStrategy> DepthwiseBackend for Autodiff<B, C> {
+        fn depthwise_forward(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            sh: usize,
+            sw: usize,
+            pt: usize,
+            pb: usize,
+            pl: usize,
+            pr: usize,
+        ) -> FloatTensor<Self> {
+            #[derive(Debug)]
+            struct DepthwiseBackward;
+
+            impl<B: Backend + DepthwiseBackend> Backward<B, 2> for DepthwiseBackward {
+                /// Input, weight and the geometry `[sh, sw, pt, pb, pl, pr]`.
+                type State = (FloatTensor<B>, FloatTensor<B>, [usize; 6]);
+
+                fn backward(
+                    self,
+                    ops: Ops<Self::State, 2>,
+                    grads: &mut Gradients,
+                    _checkpointer: &mut Checkpointer,
+                ) {
+                    let [node_x, node_w] = ops.parents;
+                    let grad = grads.consume::<B>(&ops.node);
+                    let (x, weight, [sh, sw, pt, pb, pl, pr]) = ops.state;
+                    if let Some(node) = node_w {
+                        let gw = B::depthwise_grad_w(
+                            x.clone(),
+                            weight.clone(),
+                            grad.clone(),
+                            sh,
+                            sw,
+                            pt,
+                            pb,
+                            pl,
+                            pr,
+                        );
+                        grads.register::<B>(node.id, gw);
+                    }
+                    if let Some(node) = node_x {
+                        let gx = B::depthwise_grad_x(x, weight, grad, sh, sw, pt, pb, pl, pr);
+                        grads.register::<B>(node.id, gx);
+                    }
+                }
+            }
+
+            match DepthwiseBackward
+                .prepare::<C>([x.node(), weight.node()])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => {
+                    let xp = x.primitive().clone();
+                    let wp = weight.primitive().clone();
+                    let out = B::depthwise_forward(xp.clone(), wp.clone(), sh, sw, pt, pb, pl, pr);
+                    prep.finish((xp, wp, [sh, sw, pt, pb, pl, pr]), out)
+                }
+                OpsKind::UnTracked(prep) => prep.finish(B::depthwise_forward(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    sh,
+                    sw,
+                    pt,
+                    pb,
+                    pl,
+                    pr,
+                )),
+            }
+        }
+    }
+
+    /// Sizes of one depthwise convolution: input `n × c × h × w`, kernel `kh × kw`, output
+    /// `ho × wo`, stride `sh, sw`, padding before `pt` (rows) and `pl` (columns).
+    struct Dims {
+        n: usize,
+        c: usize,
+        h: usize,
+        w: usize,
+        kh: usize,
+        kw: usize,
+        ho: usize,
+        wo: usize,
+        sh: usize,
+        sw: usize,
+        pt: usize,
+        pl: usize,
+    }
+
+    impl Dims {
+        /// Output columns `ow` whose input column `ow·sw + j − pl` lies in `[0, w)`, as a range.
+        fn cols(&self, j: usize) -> (usize, usize) {
+            // ow·sw + j ≥ pl  and  ow·sw + j − pl ≤ w − 1
+            let lo = self.pl.saturating_sub(j).div_ceil(self.sw);
+            let hi = if self.w + self.pl > j {
+                ((self.w + self.pl - j - 1) / self.sw + 1).min(self.wo)
+            } else {
+                0
+            };
+            (lo, hi.max(lo))
+        }
+
+        /// Input row of output row `oh` and kernel row `i`, if inside the image.
+        fn row(&self, oh: usize, i: usize) -> Option<usize> {
+            (oh * self.sh + i)
+                .checked_sub(self.pt)
+                .filter(|&r| r < self.h)
+        }
+    }
+
+    /// `grad_x[n, c] = Σ_{i,j} w[c, i, j] · grad[n, c] shifted`, one `(n, c)` plane per task.
+    fn grad_x_f32(d: &Dims, weight: &[f32], grad: &[f32]) -> Vec<f32> {
+        let plane = d.h * d.w;
+        let mut out = vec![0.0f32; d.n * d.c * plane];
+        if plane == 0 {
+            return out;
+        }
+        let cols: Vec<(usize, usize)> = (0..d.kw).map(|j| d.cols(j)).collect();
+        out.par_chunks_mut(plane)
+            .with_min_len(8)
+            .enumerate()
+            .for_each(|(nc, gx)| {
+                let c = nc % d.c;
+                let g = &grad[nc * d.ho * d.wo..(nc + 1) * d.ho * d.wo];
+                let k = &weight[c * d.kh * d.kw..(c + 1) * d.kh * d.kw];
+                for oh in 0..d.ho {
+                    let grow = &g[oh * d.wo..(oh + 1) * d.wo];
+                    for i in 0..d.kh {
+                        let Some(r) = d.row(oh, i) else { continue };
+                        let xrow = &mut gx[r * d.w..(r + 1) * d.w];
+                        for (j, &(lo, hi)) in cols.iter().enumerate() {
+                            let kv = k[i * d.kw + j];
+                            if lo >= hi {
+                                continue;
+                            }
+                            if d.sw == 1 {
+                                let start = lo + j - d.pl;
+                                let dst = &mut xrow[start..start + (hi - lo)];
+                                for (o, &gv) in dst.iter_mut().zip(&grow[lo..hi]) {
+                                    *o += kv * gv;
+                                }
+                            } else {
+                                for (ow, &gv) in grow.iter().enumerate().take(hi).skip(lo) {
+                                    xrow[ow * d.sw + j - d.pl] += kv * gv;
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+        out
+    }
+
+    /// `grad_w[c, i, j] = Σ_{n, oh, ow} grad[n, c, oh, ow] · x[n, c, oh·sh + i − pt, ow·sw + j − pl]`,
+    /// one channel per task.
+    fn grad_w_f32(d: &Dims, x: &[f32], grad: &[f32]) -> Vec<f32> {
+        let taps = d.kh * d.kw;
+        let mut out = vec![0.0f32; d.c * taps];
+        if taps == 0 {
+            return out;
+        }
+        let cols: Vec<(usize, usize)> = (0..d.kw).map(|j| d.cols(j)).collect();
+        out.par_chunks_mut(taps).enumerate().for_each(|(c, gw)| {
+            // f64 accumulators: a tap sums n·ho·wo products.
+            let mut acc = vec![0.0f64; taps];
+            for n in 0..d.n {
+                let nc = n * d.c + c;
+                let xp = &x[nc * d.h * d.w..(nc + 1) * d.h * d.w];
+                let g = &grad[nc * d.ho * d.wo..(nc + 1) * d.ho * d.wo];
+                for oh in 0..d.ho {
+                    let grow = &g[oh * d.wo..(oh + 1) * d.wo];
+                    for i in 0..d.kh {
+                        let Some(r) = d.row(oh, i) else { continue };
+                        let xrow = &xp[r * d.w..(r + 1) * d.w];
+                        for (j, &(lo, hi)) in cols.iter().enumerate() {
+                            if lo >= hi {
+                                continue;
+                            }
+                            let s = if d.sw == 1 {
+                                let start = lo + j - d.pl;
+                                dot(&grow[lo..hi], &xrow[start..start + (hi - lo)])
+                            } else {
+                                grow[lo..hi]
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(t, &gv)| gv * xrow[(lo + t) * d.sw + j - d.pl])
+                                    .sum()
+                            };
+                            acc[i * d.kw + j] += f64::from(s);
+                        }
+                    }
+                }
+            }
+            for (o, a) in gw.iter_mut().zip(acc) {
+                *o = a as f32;
+            }
+        });
+        out
+    }
+
+    /// Dot product with eight independent accumulators (vectorises).
+    fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let mut acc = [0.0f32; 8];
+        let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+        let (ra, rb) = (ca.remainder(), cb.remainder());
+        for (x, y) in ca.zip(cb) {
+            for l in 0..8 {
+                acc[l] += x[l] * y[l];
+            }
+        }
+        let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+        acc.iter().sum::<f32>() + tail
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::{Device, Distribution};
+
+    /// Largest `|a − b|` relative to the largest `|b|`.
+    fn rel_err(a: Tensor<4>, b: Tensor<4>) -> f32 {
+        let scale = b.clone().abs().max().into_scalar::<f32>().max(1e-6);
+        (a - b).abs().max().into_scalar::<f32>() / scale
+    }
+
+    /// Forward and both gradients of [`depthwise`] against burn's `conv2d` (`groups = C`), on
+    /// the same module.
+    fn check(n: usize, c: usize, h: usize, w: usize, k: usize, stride: usize) {
+        let device = Device::flex().autodiff();
+        let conv = Conv2dConfig::new([c, c], [k, k])
+            .with_stride([stride, stride])
+            .with_groups(c)
+            .with_padding(PaddingConfig2d::Same)
+            .with_bias(false)
+            .init(&device);
+        let x = Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.0, 1.0), &device);
+
+        let x1 = x.clone().require_grad();
+        let y1 = depthwise(&conv, x1.clone());
+        let x2 = x.require_grad();
+        let y2 = conv.forward(x2.clone());
+        assert_eq!(y1.dims(), y2.dims(), "k {k} stride {stride}");
+        let g = Tensor::<4>::random(y2.dims(), Distribution::Normal(0.0, 1.0), &device);
+        let grads1 = (y1.clone() * g.clone()).sum().backward();
+        let grads2 = (y2.clone() * g).sum().backward();
+
+        let what = format!("n {n} c {c} {h}x{w} k {k} stride {stride}");
+        let e = rel_err(y1, y2);
+        assert!(e < 1e-5, "{what}: forward relative error {e}");
+        let (Some(gx1), Some(gx2)) = (x1.grad(&grads1), x2.grad(&grads2)) else {
+            panic!("{what}: missing input gradient");
+        };
+        let e = rel_err(gx1, gx2);
+        assert!(e < 1e-4, "{what}: grad x relative error {e}");
+        let (Some(gw1), Some(gw2)) = (conv.weight.grad(&grads1), conv.weight.grad(&grads2)) else {
+            panic!("{what}: missing weight gradient");
+        };
+        assert_eq!(gw1.dims(), [c, 1, k, k]);
+        let e = rel_err(gw1, gw2);
+        assert!(e < 1e-4, "{what}: grad weight relative error {e}");
+    }
+
+    #[test]
+    fn matches_conv2d_with_groups_forward_and_backward() {
+        for k in [3, 5] {
+            for stride in [1, 2] {
+                check(3, 5, 9, 11, k, stride);
+                check(2, 4, 8, 8, k, stride);
+                check(1, 2, 3, 2, k, stride);
+            }
+        }
+    }
+
+    #[test]
+    fn plain_device_forward_matches_conv2d() {
+        let device = Device::flex();
+        for (k, stride) in [(3, 1), (5, 2)] {
+            let conv = Conv2dConfig::new([6, 6], [k, k])
+                .with_stride([stride, stride])
+                .with_groups(6)
+                .with_padding(PaddingConfig2d::Same)
+                .with_bias(false)
+                .init(&device);
+            let x = Tensor::<4>::random([2, 6, 7, 10], Distribution::Normal(0.0, 1.0), &device);
+            let e = rel_err(depthwise(&conv, x.clone()), conv.forward(x));
+            assert!(e < 1e-5, "k {k} stride {stride}: relative error {e}");
+        }
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn flex_f32_tensors_take_the_direct_kernels() {
+        for device in [Device::flex(), Device::flex().autodiff()] {
+            let x = Tensor::<4>::zeros([1, 2, 3, 3], &device);
+            let w = Tensor::<4>::zeros([2, 1, 3, 3], &device);
+            assert!(flex::applies(&x, &w), "{device:?}");
+        }
+    }
+
+    #[test]
+    fn non_depthwise_modules_run_as_they_are() {
+        let device = Device::flex();
+        let conv = Conv2dConfig::new([4, 6], [3, 3])
+            .with_groups(2)
+            .with_padding(PaddingConfig2d::Same)
+            .init(&device);
+        let x = Tensor::<4>::random([2, 4, 5, 5], Distribution::Normal(0.0, 1.0), &device);
+        let e = rel_err(depthwise(&conv, x.clone()), conv.forward(x));
+        assert!(e < 1e-6, "relative error {e}");
+    }
+}
