@@ -69,7 +69,7 @@ pub enum DeviceError {
         message: String,
     },
 
-    /// A [`Worker`](crate::Worker) was asked to serve a device it cannot host.
+    /// A `Worker` (feature `remote`) was asked to serve a device it cannot host.
     #[error(
         "device `{spec}` cannot be served by a worker: a worker serves a local device (flex, wgpu, cuda)"
     )]
@@ -78,7 +78,7 @@ pub enum DeviceError {
         spec: String,
     },
 
-    /// A [`Worker`](crate::Worker) could not listen on its address.
+    /// A `Worker` (feature `remote`) could not listen on its address.
     #[error("cannot listen on {addr}: {message}")]
     Bind {
         /// The address asked for.
@@ -87,7 +87,7 @@ pub enum DeviceError {
         message: String,
     },
 
-    /// A [`Worker`](crate::Worker)'s server failed.
+    /// The server of a `Worker` (feature `remote`) failed.
     #[error("worker serving `{spec}` failed: {message}")]
     Serve {
         /// The device served.
