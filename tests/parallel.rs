@@ -1,8 +1,8 @@
 //! Parallel trials on a device pool: two `flex` workers give exactly the sequential history
 //! (NAS-RL from scratch, learning-curve extrapolation; weight inheritance is in
 //! `parallel_inheritance.rs`); a worker failing mid-search is retired, its child retried on
-//! the other worker, and the search completes with the retry recorded; bounded retries end in
-//! typed errors.
+//! the other worker (also when that worker had already run out of work), and the search
+//! completes with the retry recorded; bounded retries end in typed errors.
 
 use burn::tensor::Device;
 use burn_nas::backend::DevicePool;
@@ -117,6 +117,26 @@ fn a_worker_failing_mid_search_is_retried_on_the_other_device() {
     assert_same_history(&history, &sequential);
     let retries: Vec<usize> = history.iter().map(|e| e.metrics.retries).collect();
     assert_eq!(retries, [0, 0, 0, 0, 0, 1, 0, 0]);
+}
+
+#[test]
+fn an_idle_worker_waits_for_a_child_a_failing_device_gives_back() {
+    let _lock = turn();
+    let space = nas_rl_space();
+    let mut strategy = Reinforce::new(space, ReinforceConfig::nas_rl(), Device::flex()).unwrap();
+    let arch = strategy.propose(1).unwrap().remove(0).arch;
+    // One child, two workers: one trains it, the other finds the queue empty at once. When
+    // the first device fails, the idle worker must still be there to take the child back
+    // (it used to leave, and the group ended in `NoDevice`).
+    let mut estimator =
+        nas_rl_estimator(Some("flex,flex"), 1).with_fault_injection(FaultInjection {
+            child: 0,
+            after_batches: 1,
+        });
+    let estimates = estimator.estimate_many(&[(&arch, None)]).unwrap();
+    assert_eq!(estimates.len(), 1);
+    assert_eq!(estimates[0].metrics.retries, 1);
+    assert_eq!(estimator.failed_devices().len(), 1);
 }
 
 #[test]

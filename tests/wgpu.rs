@@ -139,6 +139,7 @@ fn training_a_child_on_wgpu_matches_flex() {
     let on_flex = curve(&flex(), Some(&weights));
     let on_wgpu = curve(&wgpu(), Some(&weights));
     assert_eq!(on_flex.len(), 2);
+    assert_eq!(on_wgpu.len(), 2);
     for (f, w) in on_flex.iter().zip(&on_wgpu) {
         let epoch = f.epoch;
         assert_close(
