@@ -44,12 +44,13 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::activation::relu;
-use burn::tensor::module::{avg_pool2d, batch_norm_train, max_pool2d};
-use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
+use burn::tensor::module::batch_norm_train;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use burn_nas_backend::{DeviceError, DeviceSpec};
 use burn_nas_estimator::clip_global_norm;
-use burn_nas_space::nn::kernels::{DepthwiseGeometry, depthwise_conv, pointwise_conv};
+use burn_nas_space::nn::kernels::{
+    DepthwiseGeometry, PoolGeometry, PoolKind, depthwise_conv, pointwise_conv, pool2d,
+};
 use burn_nas_space::nn::{
     MacroSupernet, MacroSupernetConfig, MicroNet, MicroNetConfig, MicroSupernet,
     MicroSupernetConfig, Mode, NetError, Network,
@@ -575,6 +576,11 @@ fn apply_op(op: &str, x: Tensor<4>, grad: bool) -> Tensor<4> {
         stride: [1, 1],
         padding: [(p, p), (p, p)],
     };
+    let pool3 = PoolGeometry {
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+    };
     let param = |shape: [usize; 4]| {
         let w = Tensor::<4>::random(shape, Distribution::Normal(0.0, 0.1), &device);
         if grad { w.require_grad() } else { w }
@@ -594,19 +600,9 @@ fn apply_op(op: &str, x: Tensor<4>, grad: bool) -> Tensor<4> {
             };
             batch_norm_train(x, ones(1.0), ones(0.0), 1e-5).output
         }
-        "avg3" => avg_pool2d(
-            x,
-            AvgPoolOptions::new([3, 3])
-                .with_stride([1, 1])
-                .with_padding([1, 1])
-                .with_count_include_pad(false),
-        ),
-        "max3" => max_pool2d(
-            x,
-            MaxPoolOptions::new([3, 3])
-                .with_stride([1, 1])
-                .with_padding([1, 1]),
-        ),
+        // The networks' pools (direct forward and backward on flex).
+        "avg3" => pool2d(x, PoolKind::Avg, pool3),
+        "max3" => pool2d(x, PoolKind::Max, pool3),
         _ => Tensor::cat(vec![x; 5], 1),
     }
 }

@@ -5,12 +5,11 @@
 use burn::module::{Module, Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
-use burn::tensor::module::{avg_pool2d, batch_norm, batch_norm_train, max_pool2d};
-use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
+use burn::tensor::module::{batch_norm, batch_norm_train};
 use burn::tensor::{Device, Distribution, Tensor, activation::relu};
 
 use super::Mode;
-use super::kernels::{depthwise, pointwise};
+use super::kernels::{PoolGeometry, PoolKind, depthwise, pointwise, pool2d};
 
 /// Spatial size after a stride-`s` op with "same" padding: `ceil(h / s)`.
 pub(crate) fn strided(h: usize, s: usize) -> usize {
@@ -188,23 +187,17 @@ impl Pool {
 
     /// Pools `x`; the output is `ceil(h / stride)` high.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let s = [self.stride, self.stride];
-        if self.max {
-            max_pool2d(
-                x,
-                MaxPoolOptions::new([3, 3])
-                    .with_stride(s)
-                    .with_padding([1, 1]),
-            )
+        let kind = if self.max {
+            PoolKind::Max
         } else {
-            avg_pool2d(
-                x,
-                AvgPoolOptions::new([3, 3])
-                    .with_stride(s)
-                    .with_padding([1, 1])
-                    .with_count_include_pad(false),
-            )
-        }
+            PoolKind::Avg
+        };
+        let geometry = PoolGeometry {
+            kernel: 3,
+            stride: self.stride,
+            padding: 1,
+        };
+        pool2d(x, kind, geometry)
     }
 }
 

@@ -106,6 +106,7 @@ mod flex {
     use burn::tensor::{DType, Shape, Tensor, TensorData};
     use rayon::prelude::*;
 
+    use super::super::plane::{Dims, f32_data};
     use super::DepthwiseGeometry;
 
     /// Whether the extension runs `x ⊛ weight`: both `f32` on a flex device (plain or autodiff).
@@ -147,6 +148,16 @@ mod flex {
             stride: [sh, sw],
             padding: [(pt, pb), (pl, pr)],
         }
+    }
+
+    /// Calls of the direct `f32` gradient kernels, so tests can tell them from the fallback.
+    #[cfg(test)]
+    pub(super) static DIRECT_CALLS: std::sync::atomic::AtomicUsize =
+        std::sync::atomic::AtomicUsize::new(0);
+
+    fn count_direct_call() {
+        #[cfg(test)]
+        DIRECT_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn channels<B: Backend>(weight: &FloatTensor<B>) -> usize {
@@ -213,11 +224,6 @@ mod flex {
         }
     }
 
-    /// Contiguous `f32` data of a flex tensor.
-    fn f32_data(t: &FloatTensor<Flex>) -> Option<FloatTensor<Flex>> {
-        (t.dtype() == DType::F32).then(|| t.to_contiguous())
-    }
-
     impl DepthwiseBackend for Flex {
         fn depthwise_grad_x(
             x: FloatTensor<Self>,
@@ -249,6 +255,7 @@ mod flex {
                     pt,
                     pl,
                 };
+                count_direct_call();
                 let out = grad_x_f32(&dims, ws, gs);
                 Some(Flex::float_from_data(
                     TensorData::new(out, Shape::from(vec![dims.n, dims.c, dims.h, dims.w])),
@@ -298,6 +305,7 @@ mod flex {
                     pt,
                     pl,
                 };
+                count_direct_call();
                 let out = grad_w_f32(&dims, xs, gs);
                 Some(Flex::float_from_data(
                     TensorData::new(out, Shape::from(vec![dims.c, 1, dims.kh, dims.kw])),
@@ -392,44 +400,6 @@ mod flex {
         }
     }
 
-    /// Sizes of one depthwise convolution: input `n × c × h × w`, kernel `kh × kw`, output
-    /// `ho × wo`, stride `sh, sw`, padding before `pt` (rows) and `pl` (columns).
-    struct Dims {
-        n: usize,
-        c: usize,
-        h: usize,
-        w: usize,
-        kh: usize,
-        kw: usize,
-        ho: usize,
-        wo: usize,
-        sh: usize,
-        sw: usize,
-        pt: usize,
-        pl: usize,
-    }
-
-    impl Dims {
-        /// Output columns `ow` whose input column `ow·sw + j − pl` lies in `[0, w)`, as a range.
-        fn cols(&self, j: usize) -> (usize, usize) {
-            // ow·sw + j ≥ pl  and  ow·sw + j − pl ≤ w − 1
-            let lo = self.pl.saturating_sub(j).div_ceil(self.sw);
-            let hi = if self.w + self.pl > j {
-                ((self.w + self.pl - j - 1) / self.sw + 1).min(self.wo)
-            } else {
-                0
-            };
-            (lo, hi.max(lo))
-        }
-
-        /// Input row of output row `oh` and kernel row `i`, if inside the image.
-        fn row(&self, oh: usize, i: usize) -> Option<usize> {
-            (oh * self.sh + i)
-                .checked_sub(self.pt)
-                .filter(|&r| r < self.h)
-        }
-    }
-
     /// `grad_x[n, c] = Σ_{i,j} w[c, i, j] · grad[n, c] shifted`, one `(n, c)` plane per task.
     fn grad_x_f32(d: &Dims, weight: &[f32], grad: &[f32]) -> Vec<f32> {
         let plane = d.h * d.w;
@@ -437,7 +407,7 @@ mod flex {
         if plane == 0 {
             return out;
         }
-        let cols: Vec<(usize, usize)> = (0..d.kw).map(|j| d.cols(j)).collect();
+        let cols = d.all_cols();
         out.par_chunks_mut(plane)
             .with_min_len(8)
             .enumerate()
@@ -481,7 +451,7 @@ mod flex {
         if taps == 0 {
             return out;
         }
-        let cols: Vec<(usize, usize)> = (0..d.kw).map(|j| d.cols(j)).collect();
+        let cols = d.all_cols();
         out.par_chunks_mut(taps).enumerate().for_each(|(c, gw)| {
             // f64 accumulators: a tap sums n·ho·wo products.
             let mut acc = vec![0.0f64; taps];
@@ -596,6 +566,43 @@ mod tests {
     }
 
     #[test]
+    fn matches_conv2d_for_rectangular_kernels_unequal_strides_and_uneven_padding() {
+        let device = Device::flex().autodiff();
+        let cases = [
+            ([3, 5], [1, 2], [(0, 2), (1, 0)]),
+            ([5, 3], [2, 1], [(2, 1), (0, 0)]),
+            ([1, 3], [3, 2], [(0, 0), (2, 1)]),
+        ];
+        for (k, stride, padding) in cases {
+            let what = format!("kernel {k:?} stride {stride:?} padding {padding:?}");
+            let g = DepthwiseGeometry { stride, padding };
+            let x = Tensor::<4>::random([2, 3, 9, 10], Distribution::Normal(0.0, 1.0), &device);
+            let w =
+                Tensor::<4>::random([3, 1, k[0], k[1]], Distribution::Normal(0.0, 1.0), &device);
+            let (x1, w1) = (x.clone().require_grad(), w.clone().require_grad());
+            let (x2, w2) = (x.require_grad(), w.require_grad());
+            let y1 = depthwise_conv(x1.clone(), w1.clone(), g);
+            let y2 = conv2d(x2.clone(), w2.clone(), None, g.options(3));
+            assert_eq!(y1.dims(), y2.dims(), "{what}");
+            let gy = Tensor::<4>::random(y2.dims(), Distribution::Normal(0.0, 1.0), &device);
+            let grads1 = (y1.clone() * gy.clone()).sum().backward();
+            let grads2 = (y2.clone() * gy).sum().backward();
+            let e = rel_err(y1, y2);
+            assert!(e < 1e-5, "{what}: forward relative error {e}");
+            for (name, a, b) in [
+                ("x", x1.grad(&grads1), x2.grad(&grads2)),
+                ("weight", w1.grad(&grads1), w2.grad(&grads2)),
+            ] {
+                let (Some(a), Some(b)) = (a, b) else {
+                    panic!("{what}: missing {name} gradient");
+                };
+                let e = rel_err(a, b);
+                assert!(e < 1e-4, "{what}: grad {name} relative error {e}");
+            }
+        }
+    }
+
+    #[test]
     fn plain_device_forward_matches_conv2d() {
         let device = Device::flex();
         for (k, stride) in [(3, 1), (5, 2)] {
@@ -614,11 +621,30 @@ mod tests {
     #[cfg(feature = "flex")]
     #[test]
     fn flex_f32_tensors_take_the_direct_kernels() {
+        use std::sync::atomic::Ordering;
         for device in [Device::flex(), Device::flex().autodiff()] {
             let x = Tensor::<4>::zeros([1, 2, 3, 3], &device);
             let w = Tensor::<4>::zeros([2, 1, 3, 3], &device);
             assert!(flex::applies(&x, &w), "{device:?}");
         }
+        let device = Device::flex().autodiff();
+        let x = Tensor::<4>::random([1, 2, 5, 5], Distribution::Normal(0.0, 1.0), &device)
+            .require_grad();
+        let w = Tensor::<4>::random([2, 1, 3, 3], Distribution::Normal(0.0, 1.0), &device)
+            .require_grad();
+        let before = flex::DIRECT_CALLS.load(Ordering::Relaxed);
+        let same = DepthwiseGeometry {
+            stride: [1, 1],
+            padding: [(1, 1), (1, 1)],
+        };
+        let grads = depthwise_conv(x.clone(), w.clone(), same).sum().backward();
+        assert!(x.grad(&grads).is_some() && w.grad(&grads).is_some());
+        // Other tests run in parallel and may add calls too, hence "at least".
+        let after = flex::DIRECT_CALLS.load(Ordering::Relaxed);
+        assert!(
+            after >= before + 2,
+            "both gradients should take the direct kernels ({before} → {after})"
+        );
     }
 
     #[test]

@@ -1,14 +1,20 @@
-//! Faster formulations of the hot convolutions of the ENAS ops, written so that every backend
-//! runs them and autodiff differentiates them.
+//! Faster formulations of the hot ops of the ENAS cells, written so that every backend runs
+//! them and autodiff differentiates them.
 //!
 //! - [`pointwise_conv`]: a stride-1 1×1 convolution as one batched matrix product, whose
 //!   gradients are matrix products too (burn's generic convolution backward computes the
 //!   weight gradient of a 1×1 convolution as a convolution with an `H × W` "kernel").
 //! - [`depthwise_conv`]: a depthwise convolution whose backward pass, on the `flex` backend
 //!   (crate feature `flex`), is a direct per-channel correlation run as a backend extension.
+//! - [`pool2d`]: average (padding not counted) and max pooling whose forward and backward
+//!   passes, on `flex`, are direct row-wise kernels run as a backend extension.
 
 mod depthwise;
+#[cfg(feature = "flex")]
+mod plane;
 mod pointwise;
+mod pool;
 
 pub use depthwise::{DepthwiseGeometry, depthwise, depthwise_conv};
 pub use pointwise::{pointwise, pointwise_conv};
+pub use pool::{PoolGeometry, PoolKind, pool2d};

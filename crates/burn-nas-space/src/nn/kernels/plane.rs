@@ -1,0 +1,56 @@
+//! What the direct flex window kernels (depthwise convolution, pooling) share: their tensors'
+//! `f32` data, and which output columns and rows of a strided, padded window lie inside the
+//! image.
+
+use burn::backend::Flex;
+use burn::backend::tensor::FloatTensor;
+use burn::tensor::DType;
+
+/// Contiguous `f32` data of a flex tensor; `None` for other dtypes (their callers fall back to
+/// burn's ops).
+pub(super) fn f32_data(t: &FloatTensor<Flex>) -> Option<FloatTensor<Flex>> {
+    (t.dtype() == DType::F32).then(|| t.to_contiguous())
+}
+
+/// Sizes of one windowed op on `n × c` planes: input `h × w`, window `kh × kw`, output
+/// `ho × wo`, stride `sh, sw`, padding before `pt` (rows) and `pl` (columns).
+pub(super) struct Dims {
+    pub(super) n: usize,
+    pub(super) c: usize,
+    pub(super) h: usize,
+    pub(super) w: usize,
+    pub(super) kh: usize,
+    pub(super) kw: usize,
+    pub(super) ho: usize,
+    pub(super) wo: usize,
+    pub(super) sh: usize,
+    pub(super) sw: usize,
+    pub(super) pt: usize,
+    pub(super) pl: usize,
+}
+
+impl Dims {
+    /// Output columns `ow` whose input column `ow·sw + j − pl` lies in `[0, w)`, as a range.
+    pub(super) fn cols(&self, j: usize) -> (usize, usize) {
+        // ow·sw + j ≥ pl  and  ow·sw + j − pl ≤ w − 1
+        let lo = self.pl.saturating_sub(j).div_ceil(self.sw);
+        let hi = if self.w + self.pl > j {
+            ((self.w + self.pl - j - 1) / self.sw + 1).min(self.wo)
+        } else {
+            0
+        };
+        (lo, hi.max(lo))
+    }
+
+    /// Input row of output row `oh` and window row `i`, if inside the image.
+    pub(super) fn row(&self, oh: usize, i: usize) -> Option<usize> {
+        (oh * self.sh + i)
+            .checked_sub(self.pt)
+            .filter(|&r| r < self.h)
+    }
+
+    /// The valid column ranges of every window column `j`.
+    pub(super) fn all_cols(&self) -> Vec<(usize, usize)> {
+        (0..self.kw).map(|j| self.cols(j)).collect()
+    }
+}
