@@ -5,12 +5,12 @@
 use burn::module::{Module, Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
-use burn::tensor::module::{avg_pool2d, batch_norm, batch_norm_train, max_pool2d};
+use burn::tensor::module::{avg_pool2d, batch_norm, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::{Device, Distribution, Tensor, activation::relu};
 
 use super::Mode;
-use super::kernels::{depthwise, pointwise};
+use super::kernels::{batch_norm_batch_stats, depthwise, pointwise};
 
 /// Spatial size after a stride-`s` op with "same" padding: `ceil(h / s)`.
 pub(crate) fn strided(h: usize, s: usize) -> usize {
@@ -85,7 +85,7 @@ impl Bn {
             );
         }
         let device = x.device();
-        let out = batch_norm_train(x, self.gamma.val(), self.beta.val(), self.epsilon);
+        let out = batch_norm_batch_stats(x, self.gamma.val(), self.beta.val(), self.epsilon);
         if mode.update_stats {
             let m = self.momentum;
             let mean = self.running_mean.value_sync().to_device(&device);

@@ -1,14 +1,19 @@
-//! Faster formulations of the hot convolutions of the ENAS ops, written so that every backend
-//! runs them and autodiff differentiates them.
+//! Faster formulations of the hot convolutions and the batch norm of the ENAS ops, written so
+//! that every backend runs them and autodiff differentiates them.
 //!
 //! - [`pointwise_conv`]: a stride-1 1×1 convolution as one batched matrix product, whose
 //!   gradients are matrix products too (burn's generic convolution backward computes the
 //!   weight gradient of a 1×1 convolution as a convolution with an `H × W` "kernel").
 //! - [`depthwise_conv`]: a depthwise convolution whose backward pass, on the `flex` backend
 //!   (crate feature `flex`), is a direct per-channel correlation run as a backend extension.
+//! - [`batch_norm_batch_stats`]: training-mode batch norm (batch statistics) whose forward and
+//!   backward, on the `flex` backend, are fused per-channel passes run as a backend extension
+//!   instead of burn's chain of generic tensor ops.
 
+mod batch_norm;
 mod depthwise;
 mod pointwise;
 
+pub use batch_norm::batch_norm_batch_stats;
 pub use depthwise::{DepthwiseGeometry, depthwise, depthwise_conv};
 pub use pointwise::{pointwise, pointwise_conv};
