@@ -5,11 +5,13 @@
 use burn::module::{Module, Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
-use burn::tensor::module::{batch_norm, batch_norm_train};
+use burn::tensor::module::batch_norm;
 use burn::tensor::{Device, Distribution, Tensor, activation::relu};
 
 use super::Mode;
-use super::kernels::{PoolGeometry, PoolKind, depthwise, pointwise, pool2d};
+use super::kernels::{
+    PoolGeometry, PoolKind, batch_norm_batch_stats, depthwise, pointwise, pool2d,
+};
 
 /// Spatial size after a stride-`s` op with "same" padding: `ceil(h / s)`.
 pub(crate) fn strided(h: usize, s: usize) -> usize {
@@ -84,7 +86,7 @@ impl Bn {
             );
         }
         let device = x.device();
-        let out = batch_norm_train(x, self.gamma.val(), self.beta.val(), self.epsilon);
+        let out = batch_norm_batch_stats(x, self.gamma.val(), self.beta.val(), self.epsilon);
         if mode.update_stats {
             let m = self.momentum;
             let mean = self.running_mean.value_sync().to_device(&device);

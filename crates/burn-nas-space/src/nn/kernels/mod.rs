@@ -8,13 +8,18 @@
 //!   (crate feature `flex`), is a direct per-channel correlation run as a backend extension.
 //! - [`pool2d`]: average (padding not counted) and max pooling whose forward and backward
 //!   passes, on `flex`, are direct row-wise kernels run as a backend extension.
+//! - [`batch_norm_batch_stats`]: training-mode batch norm (batch statistics) whose forward and
+//!   backward, on the `flex` backend, are fused per-channel passes run as a backend extension
+//!   instead of burn's chain of generic tensor ops.
 
+mod batch_norm;
 mod depthwise;
 #[cfg(feature = "flex")]
 mod plane;
 mod pointwise;
 mod pool;
 
+pub use batch_norm::batch_norm_batch_stats;
 pub use depthwise::{DepthwiseGeometry, depthwise, depthwise_conv};
 pub use pointwise::{pointwise, pointwise_conv};
 pub use pool::{PoolGeometry, PoolKind, pool2d};
