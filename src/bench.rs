@@ -44,12 +44,12 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::activation::relu;
-use burn::tensor::module::batch_norm_train;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use burn_nas_backend::{DeviceError, DeviceSpec};
 use burn_nas_estimator::clip_global_norm;
 use burn_nas_space::nn::kernels::{
-    DepthwiseGeometry, PoolGeometry, PoolKind, depthwise_conv, pointwise_conv, pool2d,
+    DepthwiseGeometry, PoolGeometry, PoolKind, batch_norm_batch_stats, depthwise_conv,
+    pointwise_conv, pool2d,
 };
 use burn_nas_space::nn::{
     MacroSupernet, MacroSupernetConfig, MicroNet, MicroNetConfig, MicroSupernet,
@@ -598,7 +598,8 @@ fn apply_op(op: &str, x: Tensor<4>, grad: bool) -> Tensor<4> {
                 let t = Tensor::<1>::full([c], v, &device);
                 if grad { t.require_grad() } else { t }
             };
-            batch_norm_train(x, ones(1.0), ones(0.0), 1e-5).output
+            // The networks' batch norm (fused forward and backward on flex).
+            batch_norm_batch_stats(x, ones(1.0), ones(0.0), 1e-5).output
         }
         // The networks' pools (direct forward and backward on flex).
         "avg3" => pool2d(x, PoolKind::Avg, pool3),
