@@ -29,8 +29,11 @@ pub(super) struct Dims {
     pub(super) pl: usize,
 }
 
+// `#[inline]`: the kernels call these in their innermost loops, from other modules (other
+// codegen units, where they would not be inlined otherwise).
 impl Dims {
     /// Output columns `ow` whose input column `ow·sw + j − pl` lies in `[0, w)`, as a range.
+    #[inline]
     pub(super) fn cols(&self, j: usize) -> (usize, usize) {
         // ow·sw + j ≥ pl  and  ow·sw + j − pl ≤ w − 1
         let lo = self.pl.saturating_sub(j).div_ceil(self.sw);
@@ -43,6 +46,7 @@ impl Dims {
     }
 
     /// Input row of output row `oh` and window row `i`, if inside the image.
+    #[inline]
     pub(super) fn row(&self, oh: usize, i: usize) -> Option<usize> {
         (oh * self.sh + i)
             .checked_sub(self.pt)
@@ -50,6 +54,7 @@ impl Dims {
     }
 
     /// The valid column ranges of every window column `j`.
+    #[inline]
     pub(super) fn all_cols(&self) -> Vec<(usize, usize)> {
         (0..self.kw).map(|j| self.cols(j)).collect()
     }
