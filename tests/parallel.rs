@@ -5,91 +5,11 @@
 //! completes with the retry recorded; bounded retries end in typed errors.
 
 use burn::tensor::Device;
-use burn_nas::backend::DevicePool;
-use burn_nas::estimator::{FaultInjection, Metrics};
+use burn_nas::estimator::FaultInjection;
 use burn_nas::prelude::*;
-use burn_nas::search::Evaluation;
 
 mod support;
-use support::{task, training, turn};
-
-fn fidelity(epochs: usize) -> Fidelity {
-    Fidelity {
-        epochs,
-        data_fraction: 0.5,
-        image_size: None,
-        channel_scale: 1.0,
-        depth_scale: 1.0,
-    }
-}
-
-fn nas_rl_estimator(devices: Option<&str>, epochs: usize) -> TrainFromScratch<NasRlChild> {
-    let device = Device::flex();
-    device.seed(1);
-    let estimator = TrainFromScratch::new(
-        NasRlChild(NasRlNetConfig::new(10).with_filter_scale(0.5)),
-        task(),
-        fidelity(epochs),
-        training(epochs, 3),
-        device,
-    )
-    .unwrap();
-    match devices {
-        Some(list) => estimator.with_pool(DevicePool::parse(list).unwrap()),
-        None => estimator,
-    }
-}
-
-fn nas_rl_space() -> NasRlSpace {
-    NasRlSpace::with_options(2, &[1, 3], &[1, 3], &[4, 8], None).unwrap()
-}
-
-/// NAS-RL: 2 rounds of 4 children, each trained 1 epoch.
-fn nas_rl_history(estimator: impl Estimator<NasRlArch> + 'static) -> Vec<Evaluation> {
-    let space = nas_rl_space();
-    let strategy = Reinforce::new(
-        space.clone(),
-        ReinforceConfig {
-            seed: 7,
-            ..ReinforceConfig::nas_rl()
-        },
-        Device::flex(),
-    )
-    .unwrap();
-    let mut config = SearchConfig::multi_trial(2, 4);
-    config.quiet = true;
-    let mut search = Search::new(&space, strategy, estimator, config).unwrap();
-    assert_eq!(search.run().unwrap(), Outcome::BudgetReached);
-    search.history().to_vec()
-}
-
-/// Metrics without what depends on timing.
-fn timeless(m: &Metrics) -> Metrics {
-    Metrics {
-        seconds: 0.0,
-        retries: 0,
-        ..m.clone()
-    }
-}
-
-fn assert_same_history(parallel: &[Evaluation], sequential: &[Evaluation]) {
-    assert_eq!(parallel.len(), sequential.len());
-    for (p, s) in parallel.iter().zip(sequential) {
-        assert_eq!(
-            (p.index, p.round, p.update, &p.arch),
-            (s.index, s.round, s.update, &s.arch)
-        );
-        assert_eq!(p.reward, s.reward, "evaluation {}", p.index);
-        assert_eq!(p.baseline, s.baseline, "evaluation {}", p.index);
-        assert_eq!(p.log_prob, s.log_prob, "evaluation {}", p.index);
-        assert_eq!(
-            timeless(&p.metrics),
-            timeless(&s.metrics),
-            "evaluation {}",
-            p.index
-        );
-    }
-}
+use support::{assert_same_history, nas_rl_estimator, nas_rl_history, nas_rl_space, turn};
 
 #[test]
 fn two_flex_workers_give_the_sequential_nas_rl_history() {

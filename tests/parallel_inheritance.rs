@@ -2,51 +2,11 @@
 //! history: children inherit from the same parents, in the same order.
 
 use burn::tensor::Device;
-use burn_nas::backend::DevicePool;
-use burn_nas::estimator::Metrics;
 use burn_nas::prelude::*;
 use burn_nas::search::Evaluation;
 
 mod support;
-use support::{task, training, turn};
-
-fn fidelity(epochs: usize) -> Fidelity {
-    Fidelity {
-        epochs,
-        data_fraction: 0.5,
-        image_size: None,
-        channel_scale: 1.0,
-        depth_scale: 1.0,
-    }
-}
-
-/// Metrics without what depends on timing.
-fn timeless(m: &Metrics) -> Metrics {
-    Metrics {
-        seconds: 0.0,
-        retries: 0,
-        ..m.clone()
-    }
-}
-
-fn assert_same_history(parallel: &[Evaluation], sequential: &[Evaluation]) {
-    assert_eq!(parallel.len(), sequential.len());
-    for (p, s) in parallel.iter().zip(sequential) {
-        assert_eq!(
-            (p.index, p.round, p.update, &p.arch),
-            (s.index, s.round, s.update, &s.arch)
-        );
-        assert_eq!(p.reward, s.reward, "evaluation {}", p.index);
-        assert_eq!(p.baseline, s.baseline, "evaluation {}", p.index);
-        assert_eq!(p.log_prob, s.log_prob, "evaluation {}", p.index);
-        assert_eq!(
-            timeless(&p.metrics),
-            timeless(&s.metrics),
-            "evaluation {}",
-            p.index
-        );
-    }
-}
+use support::{assert_same_history, half_data, task, training, turn};
 
 fn evolution_history(devices: Option<&str>) -> Vec<Evaluation> {
     let space = MicroSpace::new(2, &MicroOp::ALL).unwrap();
@@ -62,7 +22,7 @@ fn evolution_history(devices: Option<&str>) -> Vec<Evaluation> {
     let inner = TrainFromScratch::new(
         MicroChild(child),
         task(),
-        fidelity(1),
+        half_data(1),
         training(1, 4),
         device,
     )

@@ -12,14 +12,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use burn::tensor::Device;
 use burn_nas::backend::{DeviceError, DevicePool};
-use burn_nas::estimator::{BatchObserver, Estimate, Metrics};
+use burn_nas::estimator::{BatchObserver, Estimate};
 use burn_nas::prelude::*;
-use burn_nas::search::Evaluation;
 
 mod support;
-use support::{task, training, turn};
+use support::{assert_same_history, nas_rl_estimator, nas_rl_history, turn};
 
 /// A `worker` example process serving `flex` on a free loopback port.
 struct WorkerProcess {
@@ -86,72 +84,6 @@ impl Drop for WorkerProcess {
     }
 }
 
-fn estimator(pool: Option<DevicePool>) -> TrainFromScratch<NasRlChild> {
-    let device = Device::flex();
-    device.seed(1);
-    let fidelity = Fidelity {
-        epochs: 1,
-        data_fraction: 0.5,
-        image_size: None,
-        channel_scale: 1.0,
-        depth_scale: 1.0,
-    };
-    let estimator = TrainFromScratch::new(
-        NasRlChild(NasRlNetConfig::new(10).with_filter_scale(0.5)),
-        task(),
-        fidelity,
-        training(1, 3),
-        device,
-    )
-    .unwrap();
-    match pool {
-        Some(pool) => estimator.with_pool(pool),
-        None => estimator,
-    }
-}
-
-/// NAS-RL, 2 rounds of 4 children of a 2-layer space, each trained one epoch.
-fn history(estimator: impl Estimator<NasRlArch> + 'static) -> Vec<Evaluation> {
-    let space = NasRlSpace::with_options(2, &[1, 3], &[1, 3], &[4, 8], None).unwrap();
-    let strategy = Reinforce::new(
-        space.clone(),
-        ReinforceConfig {
-            seed: 7,
-            ..ReinforceConfig::nas_rl()
-        },
-        Device::flex(),
-    )
-    .unwrap();
-    let mut config = SearchConfig::multi_trial(2, 4);
-    config.quiet = true;
-    let mut search = Search::new(&space, strategy, estimator, config).unwrap();
-    assert_eq!(search.run().unwrap(), Outcome::BudgetReached);
-    search.history().to_vec()
-}
-
-fn timeless(m: &Metrics) -> Metrics {
-    Metrics {
-        seconds: 0.0,
-        retries: 0,
-        ..m.clone()
-    }
-}
-
-fn assert_same_history(remote: &[Evaluation], local: &[Evaluation]) {
-    assert_eq!(remote.len(), local.len());
-    for (r, l) in remote.iter().zip(local) {
-        assert_eq!((r.index, &r.arch), (l.index, &l.arch));
-        assert_eq!(r.reward, l.reward, "evaluation {}", r.index);
-        assert_eq!(r.baseline, l.baseline, "evaluation {}", r.index);
-        assert_eq!(
-            timeless(&r.metrics),
-            timeless(&l.metrics),
-            "evaluation {}",
-            r.index
-        );
-    }
-}
-
 /// Passes everything to the wrapped estimator, and kills a worker process once the children
 /// have trained `kill_after` minibatches in all (the search installs its own progress
 /// observer; this one sees every minibatch too).
@@ -209,11 +141,11 @@ impl<E: Estimator<NasRlArch>> Estimator<NasRlArch> for KillAfter<E> {
 #[test]
 fn two_worker_processes_give_the_local_sequential_history() {
     let _lock = turn();
-    let local = history(estimator(None));
+    let local = nas_rl_history(nas_rl_estimator(None, 1));
     let (a, b) = (WorkerProcess::start(), WorkerProcess::start());
-    let pool = DevicePool::parse(&format!("{},{}", a.spec(), b.spec())).unwrap();
-    assert_eq!(pool.len(), 2);
-    let remote = history(estimator(Some(pool)));
+    let pool = format!("{},{}", a.spec(), b.spec());
+    assert_eq!(DevicePool::parse(&pool).unwrap().len(), 2);
+    let remote = nas_rl_history(nas_rl_estimator(Some(&pool), 1));
     assert_eq!(local.len(), 8);
     assert_same_history(&remote, &local);
     assert!(local.iter().any(|e| e.reward != local[0].reward));
@@ -223,10 +155,10 @@ fn two_worker_processes_give_the_local_sequential_history() {
 #[test]
 fn killing_a_worker_process_mid_search_retries_its_child_on_the_other() {
     let _lock = turn();
-    let local = history(estimator(None));
+    let local = nas_rl_history(nas_rl_estimator(None, 1));
     let a = WorkerProcess::start();
     let b = WorkerProcess::start();
-    let pool = DevicePool::parse(&format!("{},{}", a.spec(), b.spec())).unwrap();
+    let pool = format!("{},{}", a.spec(), b.spec());
     // 300 training images in batches of 50: 6 minibatches per child. Children 0 and 1 start
     // together on a and b; after 3 minibatches in all both are mid-training, and b dies.
     let trigger = Arc::new(Trigger {
@@ -236,10 +168,10 @@ fn killing_a_worker_process_mid_search_retries_its_child_on_the_other() {
         chained: Mutex::new(None),
     });
     let estimator = KillAfter {
-        inner: estimator(Some(pool)),
+        inner: nas_rl_estimator(Some(&pool), 1),
         trigger: trigger.clone(),
     };
-    let remote = history(estimator);
+    let remote = nas_rl_history(estimator);
     assert!(
         trigger.victim.lock().unwrap().is_none(),
         "the worker was never killed"

@@ -1,14 +1,18 @@
 //! What the end-to-end test binaries share: a tiny Fashion-MNIST task, short training
-//! settings, and the lock that makes the tests of one binary take turns with the device's
-//! random generator (burn's generators are per process).
+//! settings, the lock that makes the tests of one binary take turns with the device's
+//! random generator (burn's generators are per process), and the NAS-RL search whose history
+//! the parallel, fault-injection and remote tests compare between runs.
 
 #![allow(dead_code)] // Each test binary uses part of this module.
 
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
+use burn::tensor::Device;
+use burn_nas::backend::DevicePool;
 use burn_nas::data::{Augmentation, fashion_mnist};
-use burn_nas::estimator::CosineWarmRestarts;
+use burn_nas::estimator::{CosineWarmRestarts, Metrics};
 use burn_nas::prelude::*;
+use burn_nas::search::Evaluation;
 
 /// 600 training and 200 validation images at 14×14, 200 test images (embedded subset).
 pub fn task() -> &'static Task {
@@ -44,4 +48,89 @@ static DEVICE: Mutex<()> = Mutex::new(());
 /// Takes the test's turn.
 pub fn turn() -> MutexGuard<'static, ()> {
     DEVICE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `epochs` on half the training images, at full size, width and depth.
+pub fn half_data(epochs: usize) -> Fidelity {
+    Fidelity {
+        epochs,
+        data_fraction: 0.5,
+        image_size: None,
+        channel_scale: 1.0,
+        depth_scale: 1.0,
+    }
+}
+
+/// The 2-layer NAS-RL space of the history tests (filter sizes 1/3, 4 or 8 filters).
+pub fn nas_rl_space() -> NasRlSpace {
+    NasRlSpace::with_options(2, &[1, 3], &[1, 3], &[4, 8], None).unwrap()
+}
+
+/// NAS-RL children trained from scratch for `epochs` on [`half_data`], seeded: on one `flex`
+/// device, or on the pool `devices` names (`"flex,flex"`, `"remote:ws://…,…"`).
+pub fn nas_rl_estimator(devices: Option<&str>, epochs: usize) -> TrainFromScratch<NasRlChild> {
+    let device = Device::flex();
+    device.seed(1);
+    let estimator = TrainFromScratch::new(
+        NasRlChild(NasRlNetConfig::new(10).with_filter_scale(0.5)),
+        task(),
+        half_data(epochs),
+        training(epochs, 3),
+        device,
+    )
+    .unwrap();
+    match devices {
+        Some(list) => estimator.with_pool(DevicePool::parse(list).unwrap()),
+        None => estimator,
+    }
+}
+
+/// The history of a NAS-RL search of [`nas_rl_space`]: 2 rounds of 4 children, controller
+/// seed 7, children estimated by `estimator`.
+pub fn nas_rl_history(estimator: impl Estimator<NasRlArch> + 'static) -> Vec<Evaluation> {
+    let space = nas_rl_space();
+    let strategy = Reinforce::new(
+        space.clone(),
+        ReinforceConfig {
+            seed: 7,
+            ..ReinforceConfig::nas_rl()
+        },
+        Device::flex(),
+    )
+    .unwrap();
+    let mut config = SearchConfig::multi_trial(2, 4);
+    config.quiet = true;
+    let mut search = Search::new(&space, strategy, estimator, config).unwrap();
+    assert_eq!(search.run().unwrap(), Outcome::BudgetReached);
+    search.history().to_vec()
+}
+
+/// Metrics without what depends on timing (seconds, retries).
+pub fn timeless(m: &Metrics) -> Metrics {
+    Metrics {
+        seconds: 0.0,
+        retries: 0,
+        ..m.clone()
+    }
+}
+
+/// `actual` is `expected` evaluation for evaluation: architectures, rewards, baselines,
+/// log-probabilities and every metric but the timing.
+pub fn assert_same_history(actual: &[Evaluation], expected: &[Evaluation]) {
+    assert_eq!(actual.len(), expected.len());
+    for (a, e) in actual.iter().zip(expected) {
+        assert_eq!(
+            (a.index, a.round, a.update, &a.arch),
+            (e.index, e.round, e.update, &e.arch)
+        );
+        assert_eq!(a.reward, e.reward, "evaluation {}", a.index);
+        assert_eq!(a.baseline, e.baseline, "evaluation {}", a.index);
+        assert_eq!(a.log_prob, e.log_prob, "evaluation {}", a.index);
+        assert_eq!(
+            timeless(&a.metrics),
+            timeless(&e.metrics),
+            "evaluation {}",
+            a.index
+        );
+    }
 }
