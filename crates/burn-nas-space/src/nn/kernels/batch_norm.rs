@@ -60,15 +60,13 @@ mod flex {
     use burn::tensor::{DType, Shape, Tensor, TensorData};
     use rayon::prelude::*;
 
+    use super::super::plane::DirectCalls;
+
     /// Calls of the direct `f32` forward kernel, so tests can tell it ran.
-    #[cfg(test)]
-    pub(super) static FORWARD_FAST_CALLS: std::sync::atomic::AtomicUsize =
-        std::sync::atomic::AtomicUsize::new(0);
+    pub(super) static FORWARD_FAST_CALLS: DirectCalls = DirectCalls::new();
 
     /// Calls of the direct `f32` backward kernel, so tests can tell it ran.
-    #[cfg(test)]
-    pub(super) static BACKWARD_FAST_CALLS: std::sync::atomic::AtomicUsize =
-        std::sync::atomic::AtomicUsize::new(0);
+    pub(super) static BACKWARD_FAST_CALLS: DirectCalls = DirectCalls::new();
 
     /// Whether the extension runs: all three tensors `f32` on a flex device (plain or autodiff).
     pub(super) fn applies<const D: usize>(
@@ -209,8 +207,7 @@ mod flex {
                 let r = Self::batch_norm_train(x, gamma, beta, epsilon);
                 return (r.output, r.mean, r.variance);
             };
-            #[cfg(test)]
-            FORWARD_FAST_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            FORWARD_FAST_CALLS.record();
             let device = x.device();
             let output = if let Some(io) = unique_f32(&mut x) {
                 norm.in_place(&d, io);
@@ -256,8 +253,7 @@ mod flex {
                 let r = Self::batch_norm_train_backward(x, gamma, mean, variance, epsilon, grad);
                 return (r.x_grad, r.gamma_grad, r.beta_grad);
             };
-            #[cfg(test)]
-            BACKWARD_FAST_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            BACKWARD_FAST_CALLS.record();
             let device = x.device();
             let dx = if let Some(io) = unique_f32(&mut grad) {
                 red.grad_x_in_place(&d, xs, io);
@@ -705,21 +701,20 @@ mod tests {
     #[cfg(feature = "flex")]
     #[test]
     fn batch_norm_flex_f32_tensors_run_the_direct_kernels() {
-        use std::sync::atomic::Ordering;
         let device = Device::flex().autodiff();
         let (fwd, bwd) = (
-            flex::FORWARD_FAST_CALLS.load(Ordering::Relaxed),
-            flex::BACKWARD_FAST_CALLS.load(Ordering::Relaxed),
+            flex::FORWARD_FAST_CALLS.count(),
+            flex::BACKWARD_FAST_CALLS.count(),
         );
         let x = normal([2, 3, 4, 4], 0.0, 1.0, &device).require_grad();
         let gamma = Tensor::<1>::ones([3], &device).require_grad();
         let beta = Tensor::<1>::zeros([3], &device).require_grad();
         let r = batch_norm_batch_stats(x.clone(), gamma, beta, 1e-5);
         let _grads = r.output.sum().backward();
-        assert!(flex::FORWARD_FAST_CALLS.load(Ordering::Relaxed) > fwd);
-        assert!(flex::BACKWARD_FAST_CALLS.load(Ordering::Relaxed) > bwd);
+        assert!(flex::FORWARD_FAST_CALLS.count() > fwd);
+        assert!(flex::BACKWARD_FAST_CALLS.count() > bwd);
 
-        let fwd = flex::FORWARD_FAST_CALLS.load(Ordering::Relaxed);
+        let fwd = flex::FORWARD_FAST_CALLS.count();
         let plain = Device::flex();
         let x = normal([2, 3, 4, 4], 0.0, 1.0, &plain);
         let _ = batch_norm_batch_stats(
@@ -728,7 +723,7 @@ mod tests {
             Tensor::zeros([3], &plain),
             1e-5,
         );
-        assert!(flex::FORWARD_FAST_CALLS.load(Ordering::Relaxed) > fwd);
+        assert!(flex::FORWARD_FAST_CALLS.count() > fwd);
     }
 
     #[test]

@@ -106,7 +106,7 @@ mod flex {
     use burn::tensor::{DType, Shape, Tensor, TensorData};
     use rayon::prelude::*;
 
-    use super::super::plane::{Dims, f32_data};
+    use super::super::plane::{Dims, DirectCalls, f32_data};
     use super::DepthwiseGeometry;
 
     /// Whether the extension runs `x ⊛ weight`: both `f32` on a flex device (plain or autodiff).
@@ -151,14 +151,7 @@ mod flex {
     }
 
     /// Calls of the direct `f32` gradient kernels, so tests can tell them from the fallback.
-    #[cfg(test)]
-    pub(super) static DIRECT_CALLS: std::sync::atomic::AtomicUsize =
-        std::sync::atomic::AtomicUsize::new(0);
-
-    fn count_direct_call() {
-        #[cfg(test)]
-        DIRECT_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
+    pub(super) static DIRECT_CALLS: DirectCalls = DirectCalls::new();
 
     fn channels<B: Backend>(weight: &FloatTensor<B>) -> usize {
         weight.shape()[0]
@@ -255,7 +248,7 @@ mod flex {
                     pt,
                     pl,
                 };
-                count_direct_call();
+                DIRECT_CALLS.record();
                 let out = grad_x_f32(&dims, ws, gs);
                 Some(Flex::float_from_data(
                     TensorData::new(out, Shape::from(vec![dims.n, dims.c, dims.h, dims.w])),
@@ -305,7 +298,7 @@ mod flex {
                     pt,
                     pl,
                 };
-                count_direct_call();
+                DIRECT_CALLS.record();
                 let out = grad_w_f32(&dims, xs, gs);
                 Some(Flex::float_from_data(
                     TensorData::new(out, Shape::from(vec![dims.c, 1, dims.kh, dims.kw])),
@@ -621,7 +614,6 @@ mod tests {
     #[cfg(feature = "flex")]
     #[test]
     fn flex_f32_tensors_take_the_direct_kernels() {
-        use std::sync::atomic::Ordering;
         for device in [Device::flex(), Device::flex().autodiff()] {
             let x = Tensor::<4>::zeros([1, 2, 3, 3], &device);
             let w = Tensor::<4>::zeros([2, 1, 3, 3], &device);
@@ -632,7 +624,7 @@ mod tests {
             .require_grad();
         let w = Tensor::<4>::random([2, 1, 3, 3], Distribution::Normal(0.0, 1.0), &device)
             .require_grad();
-        let before = flex::DIRECT_CALLS.load(Ordering::Relaxed);
+        let before = flex::DIRECT_CALLS.count();
         let same = DepthwiseGeometry {
             stride: [1, 1],
             padding: [(1, 1), (1, 1)],
@@ -640,7 +632,7 @@ mod tests {
         let grads = depthwise_conv(x.clone(), w.clone(), same).sum().backward();
         assert!(x.grad(&grads).is_some() && w.grad(&grads).is_some());
         // Other tests run in parallel and may add calls too, hence "at least".
-        let after = flex::DIRECT_CALLS.load(Ordering::Relaxed);
+        let after = flex::DIRECT_CALLS.count();
         assert!(
             after >= before + 2,
             "both gradients should take the direct kernels ({before} → {after})"

@@ -3,6 +3,9 @@
 //! image.
 
 use burn::backend::Flex;
+#[cfg(test)]
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use burn::backend::tensor::FloatTensor;
 use burn::tensor::DType;
 
@@ -57,5 +60,37 @@ impl Dims {
     #[inline]
     pub(super) fn all_cols(&self) -> Vec<(usize, usize)> {
         (0..self.kw).map(|j| self.cols(j)).collect()
+    }
+}
+
+/// How often a direct kernel ran, counted in test builds only (elsewhere [`record`] is free),
+/// so tests can tell the direct kernels from the fallback to burn's ops: with a silent
+/// fallback, the tests comparing results with burn's ops would still pass.
+///
+/// [`record`]: DirectCalls::record
+pub(super) struct DirectCalls {
+    #[cfg(test)]
+    calls: AtomicUsize,
+}
+
+impl DirectCalls {
+    pub(super) const fn new() -> DirectCalls {
+        DirectCalls {
+            #[cfg(test)]
+            calls: AtomicUsize::new(0),
+        }
+    }
+
+    /// Counts one call.
+    #[inline]
+    pub(super) fn record(&self) {
+        #[cfg(test)]
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Calls so far (tests of one binary run in parallel: compare with "at least").
+    #[cfg(test)]
+    pub(super) fn count(&self) -> usize {
+        self.calls.load(Ordering::Relaxed)
     }
 }

@@ -90,7 +90,7 @@ mod flex {
     use burn::tensor::{DType, IntDType, Shape, Tensor, TensorData};
     use rayon::prelude::*;
 
-    use super::super::plane::{Dims, f32_data};
+    use super::super::plane::{Dims, DirectCalls, f32_data};
     use super::{PoolGeometry, PoolKind};
 
     /// Whether the extension pools `x`: `f32` on a flex device (plain or autodiff).
@@ -110,14 +110,7 @@ mod flex {
     }
 
     /// Calls of the direct `f32` kernels, so tests can tell them from the fallback.
-    #[cfg(test)]
-    pub(super) static DIRECT_CALLS: std::sync::atomic::AtomicUsize =
-        std::sync::atomic::AtomicUsize::new(0);
-
-    fn count_direct_call() {
-        #[cfg(test)]
-        DIRECT_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
+    pub(super) static DIRECT_CALLS: DirectCalls = DirectCalls::new();
 
     /// Pooling forward and backward as backend operations; `max` picks max (else average
     /// without the padding) pooling over `kernel × kernel` windows. The default bodies are
@@ -214,7 +207,7 @@ mod flex {
                 let xc = f32_data(&x)?;
                 let d = dims(&xc.shape(), kernel, stride, padding);
                 let xs = xc.as_slice::<f32>()?;
-                count_direct_call();
+                DIRECT_CALLS.record();
                 let out = if max {
                     max_forward(&d, xs)
                 } else {
@@ -240,7 +233,7 @@ mod flex {
                 let (xc, gc) = (f32_data(&x)?, f32_data(&grad)?);
                 let d = dims(&xc.shape(), kernel, stride, padding);
                 let (xs, gs) = (xc.as_slice::<f32>()?, gc.as_slice::<f32>()?);
-                count_direct_call();
+                DIRECT_CALLS.record();
                 let out = if max {
                     max_backward(&d, xs, gs)
                 } else {
@@ -307,16 +300,17 @@ mod flex {
         }
     }
 
-    /// Runs `row_op(output_row, input_row, lo, hi, shift)` for every output row of every plane
-    /// and every window tap `(i, j)` whose input row is inside the image: output columns
-    /// `lo..hi` meet input columns `ow·sw + shift`, `shift = j − pl`.
-    fn for_each_tap(
+    /// Reduces every window into `out` with `combine`, row-wise: each output row starts at
+    /// `init`, takes `combine(acc, pixel)` for every window tap `(i, j)` whose input row is
+    /// inside the image (output columns `lo..hi` meet input columns `lo·sw + j − pl`, …,
+    /// one stride apart), then `finish(oh, output_row)`.
+    fn reduce_windows(
         d: &Dims,
         out: &mut [f32],
         input: &[f32],
         init: f32,
+        combine: impl Fn(f32, f32) -> f32 + Sync,
         finish: impl Fn(usize, &mut [f32]) + Sync,
-        tap: impl Fn(&mut [f32], &[f32], usize, usize, usize) + Sync,
     ) {
         let (plane_in, plane_out) = (d.h * d.w, d.ho * d.wo);
         if plane_out == 0 || plane_in == 0 {
@@ -334,9 +328,20 @@ mod flex {
                         let Some(r) = d.row(oh, i) else { continue };
                         let xrow = &x[r * d.w..(r + 1) * d.w];
                         for (j, &(lo, hi)) in cols.iter().enumerate() {
-                            if lo < hi {
-                                // lo·sw + j ≥ pl by the choice of lo.
-                                tap(orow, xrow, lo, hi, lo * d.sw + j - d.pl);
+                            if lo >= hi {
+                                continue;
+                            }
+                            // lo·sw + j ≥ pl by the choice of lo.
+                            let start = lo * d.sw + j - d.pl;
+                            let dst = &mut orow[lo..hi];
+                            if d.sw == 1 {
+                                for (o, &v) in dst.iter_mut().zip(&xrow[start..start + (hi - lo)]) {
+                                    *o = combine(*o, v);
+                                }
+                            } else {
+                                for (t, o) in dst.iter_mut().enumerate() {
+                                    *o = combine(*o, xrow[start + t * d.sw]);
+                                }
                             }
                         }
                     }
@@ -365,28 +370,16 @@ mod flex {
             .into_iter()
             .map(|c| 1.0 / c)
             .collect();
-        let sw = d.sw;
-        for_each_tap(
+        reduce_windows(
             d,
             &mut out,
             x,
             0.0,
+            |a, v| a + v,
             |oh, orow| {
                 let inv_rows = 1.0 / rows[oh];
                 for (o, &ic) in orow.iter_mut().zip(&inv_cols) {
                     *o *= inv_rows * ic;
-                }
-            },
-            |orow, xrow, lo, hi, start| {
-                let dst = &mut orow[lo..hi];
-                if sw == 1 {
-                    for (o, &v) in dst.iter_mut().zip(&xrow[start..start + (hi - lo)]) {
-                        *o += v;
-                    }
-                } else {
-                    for (t, o) in dst.iter_mut().enumerate() {
-                        *o += xrow[start + t * sw];
-                    }
                 }
             },
         );
@@ -396,26 +389,7 @@ mod flex {
     /// Max pooling: the largest pixel of each window inside the image.
     fn max_forward(d: &Dims, x: &[f32]) -> Vec<f32> {
         let mut out = vec![0.0f32; d.n * d.c * d.ho * d.wo];
-        let sw = d.sw;
-        for_each_tap(
-            d,
-            &mut out,
-            x,
-            f32::NEG_INFINITY,
-            |_, _| {},
-            |orow, xrow, lo, hi, start| {
-                let dst = &mut orow[lo..hi];
-                if sw == 1 {
-                    for (o, &v) in dst.iter_mut().zip(&xrow[start..start + (hi - lo)]) {
-                        *o = o.max(v);
-                    }
-                } else {
-                    for (t, o) in dst.iter_mut().enumerate() {
-                        *o = o.max(xrow[start + t * sw]);
-                    }
-                }
-            },
-        );
+        reduce_windows(d, &mut out, x, f32::NEG_INFINITY, f32::max, |_, _| {});
         out
     }
 
@@ -616,20 +590,19 @@ mod tests {
     #[cfg(feature = "flex")]
     #[test]
     fn flex_f32_tensors_run_the_direct_kernels_forward_and_backward() {
-        use std::sync::atomic::Ordering;
         let g = PoolGeometry {
             kernel: 3,
             stride: 1,
             padding: 1,
         };
         let device = Device::flex().autodiff();
-        let before = flex::DIRECT_CALLS.load(Ordering::Relaxed);
+        let before = flex::DIRECT_CALLS.count();
         let x = Tensor::<4>::random([1, 2, 4, 4], Distribution::Normal(0.0, 1.0), &device)
             .require_grad();
         let grads = pool2d(x.clone(), PoolKind::Avg, g).sum().backward();
         assert!(x.grad(&grads).is_some());
         // Other tests run in parallel and may add calls too, hence "at least".
-        let after = flex::DIRECT_CALLS.load(Ordering::Relaxed);
+        let after = flex::DIRECT_CALLS.count();
         assert!(
             after >= before + 2,
             "forward and backward should both take the direct kernels ({before} → {after})"
