@@ -50,7 +50,7 @@ mod flex {
     use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
     use burn::backend::autodiff::grads::Gradients;
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-    use burn::backend::ops::{FloatTensorOps, ModuleOps};
+    use burn::backend::ops::FloatTensorOps;
     use burn::backend::tensor::FloatTensor;
     use burn::backend::{
         Autodiff, AutodiffBackend, Backend, BackendTypes, Dispatch, DispatchDevice, Flex,
@@ -112,8 +112,7 @@ mod flex {
             beta: FloatTensor<Self>,
             epsilon: f64,
         ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-            let r = Self::batch_norm_train(x, gamma, beta, epsilon);
-            (r.output, r.mean, r.variance)
+            burn_forward::<Self>(x, gamma, beta, epsilon)
         }
 
         /// Gradients of `x`, `gamma` and `beta` of [`bn_batch_stats`](Self::bn_batch_stats),
@@ -126,9 +125,32 @@ mod flex {
             epsilon: f64,
             grad: FloatTensor<Self>,
         ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-            let r = Self::batch_norm_train_backward(x, gamma, mean, variance, epsilon, grad);
-            (r.x_grad, r.gamma_grad, r.beta_grad)
+            burn_backward::<Self>(x, gamma, mean, variance, epsilon, grad)
         }
+    }
+
+    /// Output, mean and variance of burn's `batch_norm_train` on any backend.
+    fn burn_forward<B: Backend>(
+        x: FloatTensor<B>,
+        gamma: FloatTensor<B>,
+        beta: FloatTensor<B>,
+        epsilon: f64,
+    ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+        let r = B::batch_norm_train(x, gamma, beta, epsilon);
+        (r.output, r.mean, r.variance)
+    }
+
+    /// Gradients of `x`, `gamma` and `beta` from burn's `batch_norm_train_backward`.
+    fn burn_backward<B: Backend>(
+        x: FloatTensor<B>,
+        gamma: FloatTensor<B>,
+        mean: FloatTensor<B>,
+        variance: FloatTensor<B>,
+        epsilon: f64,
+        grad: FloatTensor<B>,
+    ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+        let r = B::batch_norm_train_backward(x, gamma, mean, variance, epsilon, grad);
+        (r.x_grad, r.gamma_grad, r.beta_grad)
     }
 
     /// `x` as a contiguous tensor, copying only when it is not (a uniquely held `x` stays
@@ -190,8 +212,7 @@ mod flex {
             let f32s = [&x, &gamma, &beta].iter().all(|t| t.dtype() == DType::F32);
             let dims = ncs(&x.shape()).filter(|_| f32s);
             let Some(d) = dims else {
-                let r = Self::batch_norm_train(x, gamma, beta, epsilon);
-                return (r.output, r.mean, r.variance);
+                return burn_forward::<Self>(x, gamma, beta, epsilon);
             };
             let (mut x, gamma, beta) = (contiguous(x), contiguous(gamma), contiguous(beta));
             let coefs = (|| {
@@ -204,8 +225,7 @@ mod flex {
                 Some((mean, variance, norm))
             })();
             let Some((mean, variance, norm)) = coefs else {
-                let r = Self::batch_norm_train(x, gamma, beta, epsilon);
-                return (r.output, r.mean, r.variance);
+                return burn_forward::<Self>(x, gamma, beta, epsilon);
             };
             FORWARD_FAST_CALLS.record();
             let device = x.device();
@@ -217,7 +237,7 @@ mod flex {
                 Flex::float_from_data(TensorData::new(out, x.shape()), &device)
             } else {
                 // Unreachable: `x` is contiguous `f32`, as the statistics pass found.
-                Self::batch_norm_train(x, gamma, beta, epsilon).output
+                burn_forward::<Self>(x, gamma, beta, epsilon).0
             };
             (output, vector(mean, &device), vector(variance, &device))
         }
@@ -235,8 +255,7 @@ mod flex {
                 .all(|t| t.dtype() == DType::F32);
             let dims = ncs(&x.shape()).filter(|_| f32s && grad.shape() == x.shape());
             let Some(d) = dims else {
-                let r = Self::batch_norm_train_backward(x, gamma, mean, variance, epsilon, grad);
-                return (r.x_grad, r.gamma_grad, r.beta_grad);
+                return burn_backward::<Self>(x, gamma, mean, variance, epsilon, grad);
             };
             let (x, gamma) = (contiguous(x), contiguous(gamma));
             let (mean, variance, mut grad) =
@@ -250,8 +269,7 @@ mod flex {
                 Some(reduce_f32(&d, xs, gs, ms, vs, ds, epsilon))
             })();
             let (Some(red), Some(xs)) = (reduced, f32_slice(&x)) else {
-                let r = Self::batch_norm_train_backward(x, gamma, mean, variance, epsilon, grad);
-                return (r.x_grad, r.gamma_grad, r.beta_grad);
+                return burn_backward::<Self>(x, gamma, mean, variance, epsilon, grad);
             };
             BACKWARD_FAST_CALLS.record();
             let device = x.device();
@@ -263,8 +281,7 @@ mod flex {
                 Flex::float_from_data(TensorData::new(out, x.shape()), &device)
             } else {
                 // Unreachable: `grad` is contiguous `f32`, as the reduction pass found.
-                let r = Self::batch_norm_train_backward(x, gamma, mean, variance, epsilon, grad);
-                r.x_grad
+                burn_backward::<Self>(x, gamma, mean, variance, epsilon, grad).0
             };
             (dx, vector(red.dgamma, &device), vector(red.dbeta, &device))
         }
@@ -573,13 +590,8 @@ mod flex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::kernels::rel_err;
     use burn::tensor::{Device, Distribution};
-
-    /// Largest `|a − b|` relative to the largest `|b|`.
-    fn rel_err<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-        let scale = b.clone().abs().max().into_scalar::<f32>().max(1e-6);
-        (a - b).abs().max().into_scalar::<f32>() / scale
-    }
 
     fn normal<const D: usize>(dims: [usize; D], mean: f64, std: f64, device: &Device) -> Tensor<D> {
         Tensor::random(dims, Distribution::Normal(mean, std), device)

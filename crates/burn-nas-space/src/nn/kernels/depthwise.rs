@@ -103,6 +103,7 @@ mod flex {
     use burn::backend::{
         Autodiff, Backend, Dispatch, DispatchDevice, Flex, TensorMetadata, backend_extension,
     };
+    use burn::tensor::ops::ConvOptions;
     use burn::tensor::{DType, Shape, Tensor, TensorData};
     use rayon::prelude::*;
 
@@ -123,60 +124,52 @@ mod flex {
         weight: Tensor<4>,
         g: DepthwiseGeometry,
     ) -> Tensor<4> {
-        let [(pt, pb), (pl, pr)] = g.padding;
         Tensor::from_dispatch(<Dispatch as DepthwiseBackend>::depthwise_forward(
             x.into_dispatch(),
             weight.into_dispatch(),
-            g.stride[0],
-            g.stride[1],
-            pt,
-            pb,
-            pl,
-            pr,
+            g,
         ))
-    }
-
-    fn geometry(
-        sh: usize,
-        sw: usize,
-        pt: usize,
-        pb: usize,
-        pl: usize,
-        pr: usize,
-    ) -> DepthwiseGeometry {
-        DepthwiseGeometry {
-            stride: [sh, sw],
-            padding: [(pt, pb), (pl, pr)],
-        }
     }
 
     /// Calls of the direct `f32` gradient kernels, so tests can tell them from the fallback.
     pub(super) static DIRECT_CALLS: DirectCalls = DirectCalls::new();
 
-    fn channels<B: Backend>(weight: &FloatTensor<B>) -> usize {
-        weight.shape()[0]
+    /// burn's convolution options of `g` for `weight`'s channels.
+    fn options<B: Backend>(weight: &FloatTensor<B>, g: DepthwiseGeometry) -> ConvOptions<2> {
+        g.options(weight.shape()[0])
+    }
+
+    /// The sizes of a depthwise convolution from its input, kernel and output shapes.
+    fn dims(x: &Shape, kernel: &Shape, out: &Shape, g: DepthwiseGeometry) -> Dims {
+        Dims {
+            n: x[0],
+            c: x[1],
+            h: x[2],
+            w: x[3],
+            kh: kernel[2],
+            kw: kernel[3],
+            ho: out[2],
+            wo: out[3],
+            sh: g.stride[0],
+            sw: g.stride[1],
+            pt: g.padding[0].0,
+            pl: g.padding[1].0,
+        }
     }
 
     /// Depthwise convolution and its two gradients as backend operations. The default bodies
     /// are burn's generic convolution ops (they serve autodiff's second order and dtypes
     /// without a direct kernel).
-    #[allow(clippy::too_many_arguments)]
     #[backend_extension(Flex, Autodiff)]
     pub trait DepthwiseBackend: Backend {
-        /// `conv2d(x, weight, groups = C)` with stride `(sh, sw)` and padding top, bottom,
-        /// left, right.
+        /// `conv2d(x, weight, groups = C)` with `g`'s stride and padding.
         fn depthwise_forward(
             x: FloatTensor<Self>,
             weight: FloatTensor<Self>,
-            sh: usize,
-            sw: usize,
-            pt: usize,
-            pb: usize,
-            pl: usize,
-            pr: usize,
+            g: DepthwiseGeometry,
         ) -> FloatTensor<Self> {
-            let c = channels::<Self>(&weight);
-            Self::conv2d(x, weight, None, geometry(sh, sw, pt, pb, pl, pr).options(c))
+            let options = options::<Self>(&weight, g);
+            Self::conv2d(x, weight, None, options)
         }
 
         /// Gradient of the input `x` of [`depthwise_forward`](Self::depthwise_forward).
@@ -184,15 +177,10 @@ mod flex {
             x: FloatTensor<Self>,
             weight: FloatTensor<Self>,
             grad: FloatTensor<Self>,
-            sh: usize,
-            sw: usize,
-            pt: usize,
-            pb: usize,
-            pl: usize,
-            pr: usize,
+            g: DepthwiseGeometry,
         ) -> FloatTensor<Self> {
-            let c = channels::<Self>(&weight);
-            Self::conv2d_x_backward(x, weight, grad, geometry(sh, sw, pt, pb, pl, pr).options(c))
+            let options = options::<Self>(&weight, g);
+            Self::conv2d_x_backward(x, weight, grad, options)
         }
 
         /// Gradient of the weight of [`depthwise_forward`](Self::depthwise_forward).
@@ -200,20 +188,10 @@ mod flex {
             x: FloatTensor<Self>,
             weight: FloatTensor<Self>,
             grad: FloatTensor<Self>,
-            sh: usize,
-            sw: usize,
-            pt: usize,
-            pb: usize,
-            pl: usize,
-            pr: usize,
+            g: DepthwiseGeometry,
         ) -> FloatTensor<Self> {
-            let c = channels::<Self>(&weight);
-            Self::conv2d_weight_backward(
-                x,
-                weight,
-                grad,
-                geometry(sh, sw, pt, pb, pl, pr).options(c),
-            )
+            let options = options::<Self>(&weight, g);
+            Self::conv2d_weight_backward(x, weight, grad, options)
         }
     }
 
@@ -222,101 +200,46 @@ mod flex {
             x: FloatTensor<Self>,
             weight: FloatTensor<Self>,
             grad: FloatTensor<Self>,
-            sh: usize,
-            sw: usize,
-            pt: usize,
-            pb: usize,
-            pl: usize,
-            pr: usize,
+            g: DepthwiseGeometry,
         ) -> FloatTensor<Self> {
             let direct = (|| {
                 let (wc, gc) = (f32_data(&weight)?, f32_data(&grad)?);
                 let (ws, gs) = (wc.as_slice::<f32>()?, gc.as_slice::<f32>()?);
-                let xs = x.shape();
-                let (gsh, wsh) = (gc.shape(), wc.shape());
-                let dims = Dims {
-                    n: xs[0],
-                    c: xs[1],
-                    h: xs[2],
-                    w: xs[3],
-                    kh: wsh[2],
-                    kw: wsh[3],
-                    ho: gsh[2],
-                    wo: gsh[3],
-                    sh,
-                    sw,
-                    pt,
-                    pl,
-                };
+                let d = dims(&x.shape(), &wc.shape(), &gc.shape(), g);
                 DIRECT_CALLS.record();
-                let out = grad_x_f32(&dims, ws, gs);
+                let out = grad_x_f32(&d, ws, gs);
                 Some(Flex::float_from_data(
-                    TensorData::new(out, Shape::from(vec![dims.n, dims.c, dims.h, dims.w])),
+                    TensorData::new(out, x.shape()),
                     &x.device(),
                 ))
             })();
-            match direct {
-                Some(t) => t,
-                None => {
-                    let c = channels::<Self>(&weight);
-                    Self::conv2d_x_backward(
-                        x,
-                        weight,
-                        grad,
-                        geometry(sh, sw, pt, pb, pl, pr).options(c),
-                    )
-                }
-            }
+            direct.unwrap_or_else(|| {
+                let options = options::<Self>(&weight, g);
+                Self::conv2d_x_backward(x, weight, grad, options)
+            })
         }
 
         fn depthwise_grad_w(
             x: FloatTensor<Self>,
             weight: FloatTensor<Self>,
             grad: FloatTensor<Self>,
-            sh: usize,
-            sw: usize,
-            pt: usize,
-            pb: usize,
-            pl: usize,
-            pr: usize,
+            g: DepthwiseGeometry,
         ) -> FloatTensor<Self> {
             let direct = (|| {
                 let (xc, gc) = (f32_data(&x)?, f32_data(&grad)?);
                 let (xs, gs) = (xc.as_slice::<f32>()?, gc.as_slice::<f32>()?);
-                let (xsh, gsh, wsh) = (xc.shape(), gc.shape(), weight.shape());
-                let dims = Dims {
-                    n: xsh[0],
-                    c: xsh[1],
-                    h: xsh[2],
-                    w: xsh[3],
-                    kh: wsh[2],
-                    kw: wsh[3],
-                    ho: gsh[2],
-                    wo: gsh[3],
-                    sh,
-                    sw,
-                    pt,
-                    pl,
-                };
+                let d = dims(&xc.shape(), &weight.shape(), &gc.shape(), g);
                 DIRECT_CALLS.record();
-                let out = grad_w_f32(&dims, xs, gs);
+                let out = grad_w_f32(&d, xs, gs);
                 Some(Flex::float_from_data(
-                    TensorData::new(out, Shape::from(vec![dims.c, 1, dims.kh, dims.kw])),
+                    TensorData::new(out, Shape::from(vec![d.c, 1, d.kh, d.kw])),
                     &weight.device(),
                 ))
             })();
-            match direct {
-                Some(t) => t,
-                None => {
-                    let c = channels::<Self>(&weight);
-                    Self::conv2d_weight_backward(
-                        x,
-                        weight,
-                        grad,
-                        geometry(sh, sw, pt, pb, pl, pr).options(c),
-                    )
-                }
-            }
+            direct.unwrap_or_else(|| {
+                let options = options::<Self>(&weight, g);
+                Self::conv2d_weight_backward(x, weight, grad, options)
+            })
         }
     }
 
@@ -324,19 +247,14 @@ mod flex {
         fn depthwise_forward(
             x: FloatTensor<Self>,
             weight: FloatTensor<Self>,
-            sh: usize,
-            sw: usize,
-            pt: usize,
-            pb: usize,
-            pl: usize,
-            pr: usize,
+            g: DepthwiseGeometry,
         ) -> FloatTensor<Self> {
             #[derive(Debug)]
             struct DepthwiseBackward;
 
             impl<B: Backend + DepthwiseBackend> Backward<B, 2> for DepthwiseBackward {
-                /// Input, weight and the geometry `[sh, sw, pt, pb, pl, pr]`.
-                type State = (FloatTensor<B>, FloatTensor<B>, [usize; 6]);
+                /// Input, weight and geometry.
+                type State = (FloatTensor<B>, FloatTensor<B>, DepthwiseGeometry);
 
                 fn backward(
                     self,
@@ -346,23 +264,13 @@ mod flex {
                 ) {
                     let [node_x, node_w] = ops.parents;
                     let grad = grads.consume::<B>(&ops.node);
-                    let (x, weight, [sh, sw, pt, pb, pl, pr]) = ops.state;
+                    let (x, weight, g) = ops.state;
                     if let Some(node) = node_w {
-                        let gw = B::depthwise_grad_w(
-                            x.clone(),
-                            weight.clone(),
-                            grad.clone(),
-                            sh,
-                            sw,
-                            pt,
-                            pb,
-                            pl,
-                            pr,
-                        );
+                        let gw = B::depthwise_grad_w(x.clone(), weight.clone(), grad.clone(), g);
                         grads.register::<B>(node.id, gw);
                     }
                     if let Some(node) = node_x {
-                        let gx = B::depthwise_grad_x(x, weight, grad, sh, sw, pt, pb, pl, pr);
+                        let gx = B::depthwise_grad_x(x, weight, grad, g);
                         grads.register::<B>(node.id, gx);
                     }
                 }
@@ -376,18 +284,13 @@ mod flex {
                 OpsKind::Tracked(prep) => {
                     let xp = x.primitive().clone();
                     let wp = weight.primitive().clone();
-                    let out = B::depthwise_forward(xp.clone(), wp.clone(), sh, sw, pt, pb, pl, pr);
-                    prep.finish((xp, wp, [sh, sw, pt, pb, pl, pr]), out)
+                    let out = B::depthwise_forward(xp.clone(), wp.clone(), g);
+                    prep.finish((xp, wp, g), out)
                 }
                 OpsKind::UnTracked(prep) => prep.finish(B::depthwise_forward(
                     x.into_primitive(),
                     weight.into_primitive(),
-                    sh,
-                    sw,
-                    pt,
-                    pb,
-                    pl,
-                    pr,
+                    g,
                 )),
             }
         }
@@ -501,14 +404,9 @@ mod flex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::kernels::rel_err;
     use burn::nn::conv::Conv2dConfig;
     use burn::tensor::{Device, Distribution};
-
-    /// Largest `|a − b|` relative to the largest `|b|`.
-    fn rel_err(a: Tensor<4>, b: Tensor<4>) -> f32 {
-        let scale = b.clone().abs().max().into_scalar::<f32>().max(1e-6);
-        (a - b).abs().max().into_scalar::<f32>() / scale
-    }
 
     /// Forward and both gradients of [`depthwise`] against burn's `conv2d` (`groups = C`), on
     /// the same module.

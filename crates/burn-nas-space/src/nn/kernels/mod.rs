@@ -23,3 +23,10 @@ pub use batch_norm::batch_norm_batch_stats;
 pub use depthwise::{DepthwiseGeometry, depthwise, depthwise_conv};
 pub use pointwise::{pointwise, pointwise_conv};
 pub use pool::{PoolGeometry, PoolKind, pool2d};
+
+/// Largest `|a − b|` relative to the largest `|b|`: how far a kernel is from burn's op.
+#[cfg(test)]
+fn rel_err<const D: usize>(a: burn::tensor::Tensor<D>, b: burn::tensor::Tensor<D>) -> f32 {
+    let scale = b.clone().abs().max().into_scalar::<f32>().max(1e-6);
+    (a - b).abs().max().into_scalar::<f32>() / scale
+}

@@ -53,16 +53,11 @@ pub fn pointwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::kernels::rel_err;
     use burn::nn::conv::Conv2dConfig;
     use burn::tensor::module::conv2d;
     use burn::tensor::ops::ConvOptions;
     use burn::tensor::{Device, Distribution};
-
-    /// Largest `|a − b| / (|b|_max + tiny)` between two tensors.
-    pub(crate) fn rel_err<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-        let scale = b.clone().abs().max().into_scalar::<f32>().max(1e-6);
-        (a - b).abs().max().into_scalar::<f32>() / scale
-    }
 
     fn check(n: usize, cin: usize, cout: usize, h: usize, w: usize) {
         let device = Device::flex().autodiff();

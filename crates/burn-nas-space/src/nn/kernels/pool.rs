@@ -57,6 +57,16 @@ pub fn pool2d(x: Tensor<4>, kind: PoolKind, geometry: PoolGeometry) -> Tensor<4>
         return flex::pool2d(x, kind, geometry);
     }
     let _ = fits;
+    burn_pool2d(x, kind, geometry)
+}
+
+/// burn's own pooling op: the fallback of [`pool2d`], and the reference its tests compare with.
+fn burn_pool2d(x: Tensor<4>, kind: PoolKind, geometry: PoolGeometry) -> Tensor<4> {
+    let PoolGeometry {
+        kernel: k,
+        stride: s,
+        padding: p,
+    } = geometry;
     match kind {
         PoolKind::Max => max_pool2d(
             x,
@@ -102,31 +112,25 @@ mod flex {
     pub(super) fn pool2d(x: Tensor<4>, kind: PoolKind, g: PoolGeometry) -> Tensor<4> {
         Tensor::from_dispatch(<Dispatch as PoolBackend>::pool_forward(
             x.into_dispatch(),
-            kind == PoolKind::Max,
-            g.kernel,
-            g.stride,
-            g.padding,
+            kind,
+            g,
         ))
     }
 
     /// Calls of the direct `f32` kernels, so tests can tell them from the fallback.
     pub(super) static DIRECT_CALLS: DirectCalls = DirectCalls::new();
 
-    /// Pooling forward and backward as backend operations; `max` picks max (else average
-    /// without the padding) pooling over `kernel × kernel` windows. The default bodies are
-    /// burn's pooling ops (they serve autodiff's second order and dtypes without a direct
-    /// kernel).
+    /// Pooling forward and backward as backend operations. The default bodies are burn's
+    /// pooling ops (they serve autodiff's second order and dtypes without a direct kernel).
     #[backend_extension(Flex, Autodiff)]
     pub trait PoolBackend: Backend {
-        /// Pools `x`.
+        /// Pools `x` with `kind` over `g`'s windows.
         fn pool_forward(
             x: FloatTensor<Self>,
-            max: bool,
-            kernel: usize,
-            stride: usize,
-            padding: usize,
+            kind: PoolKind,
+            g: PoolGeometry,
         ) -> FloatTensor<Self> {
-            burn_forward::<Self>(x, max, kernel, stride, padding)
+            burn_forward::<Self>(x, kind, g)
         }
 
         /// Gradient of the input `x` of [`pool_forward`](Self::pool_forward) given the
@@ -134,28 +138,23 @@ mod flex {
         fn pool_backward(
             x: FloatTensor<Self>,
             grad: FloatTensor<Self>,
-            max: bool,
-            kernel: usize,
-            stride: usize,
-            padding: usize,
+            kind: PoolKind,
+            g: PoolGeometry,
         ) -> FloatTensor<Self> {
-            burn_backward::<Self>(x, grad, max, kernel, stride, padding)
+            burn_backward::<Self>(x, grad, kind, g)
         }
     }
 
     /// burn's pooling op on any backend.
     fn burn_forward<B: Backend>(
         x: FloatTensor<B>,
-        max: bool,
-        kernel: usize,
-        stride: usize,
-        padding: usize,
+        kind: PoolKind,
+        g: PoolGeometry,
     ) -> FloatTensor<B> {
-        let (k, s, p) = ([kernel; 2], [stride; 2], [padding; 2]);
-        if max {
-            B::max_pool2d(x, k, s, p, [1, 1], false)
-        } else {
-            B::avg_pool2d(x, k, s, p, false, false)
+        let (k, s, p) = ([g.kernel; 2], [g.stride; 2], [g.padding; 2]);
+        match kind {
+            PoolKind::Max => B::max_pool2d(x, k, s, p, [1, 1], false),
+            PoolKind::Avg => B::avg_pool2d(x, k, s, p, false, false),
         }
     }
 
@@ -163,13 +162,11 @@ mod flex {
     fn burn_backward<B: Backend>(
         x: FloatTensor<B>,
         grad: FloatTensor<B>,
-        max: bool,
-        kernel: usize,
-        stride: usize,
-        padding: usize,
+        kind: PoolKind,
+        g: PoolGeometry,
     ) -> FloatTensor<B> {
-        let (k, s, p) = ([kernel; 2], [stride; 2], [padding; 2]);
-        if !max {
+        let (k, s, p) = ([g.kernel; 2], [g.stride; 2], [g.padding; 2]);
+        if kind == PoolKind::Avg {
             return B::avg_pool2d_backward(x, grad, k, s, p, false, false);
         }
         let pooled = B::max_pool2d_with_indices(x.clone(), k, s, p, [1, 1], false, IntDType::I64);
@@ -177,7 +174,12 @@ mod flex {
     }
 
     /// The geometry of pooling `shape` (`[N, C, H, W]`).
-    fn dims(shape: &Shape, kernel: usize, stride: usize, padding: usize) -> Dims {
+    fn dims(shape: &Shape, g: PoolGeometry) -> Dims {
+        let PoolGeometry {
+            kernel,
+            stride,
+            padding,
+        } = g;
         let out = |size: usize| (size + 2 * padding - kernel) / stride + 1;
         Dims {
             n: shape[0],
@@ -198,70 +200,62 @@ mod flex {
     impl PoolBackend for Flex {
         fn pool_forward(
             x: FloatTensor<Self>,
-            max: bool,
-            kernel: usize,
-            stride: usize,
-            padding: usize,
+            kind: PoolKind,
+            g: PoolGeometry,
         ) -> FloatTensor<Self> {
             let direct = (|| {
                 let xc = f32_data(&x)?;
-                let d = dims(&xc.shape(), kernel, stride, padding);
+                let d = dims(&xc.shape(), g);
                 let xs = xc.as_slice::<f32>()?;
                 DIRECT_CALLS.record();
-                let out = if max {
-                    max_forward(&d, xs)
-                } else {
-                    avg_forward(&d, xs)
+                let out = match kind {
+                    PoolKind::Max => max_forward(&d, xs),
+                    PoolKind::Avg => avg_forward(&d, xs),
                 };
                 Some(Flex::float_from_data(
                     TensorData::new(out, Shape::from(vec![d.n, d.c, d.ho, d.wo])),
                     &x.device(),
                 ))
             })();
-            direct.unwrap_or_else(|| burn_forward::<Self>(x, max, kernel, stride, padding))
+            direct.unwrap_or_else(|| burn_forward::<Self>(x, kind, g))
         }
 
         fn pool_backward(
             x: FloatTensor<Self>,
             grad: FloatTensor<Self>,
-            max: bool,
-            kernel: usize,
-            stride: usize,
-            padding: usize,
+            kind: PoolKind,
+            g: PoolGeometry,
         ) -> FloatTensor<Self> {
             let direct = (|| {
                 let (xc, gc) = (f32_data(&x)?, f32_data(&grad)?);
-                let d = dims(&xc.shape(), kernel, stride, padding);
+                let d = dims(&xc.shape(), g);
                 let (xs, gs) = (xc.as_slice::<f32>()?, gc.as_slice::<f32>()?);
                 DIRECT_CALLS.record();
-                let out = if max {
-                    max_backward(&d, xs, gs)
-                } else {
-                    avg_backward(&d, gs)
+                let out = match kind {
+                    PoolKind::Max => max_backward(&d, xs, gs),
+                    PoolKind::Avg => avg_backward(&d, gs),
                 };
                 Some(Flex::float_from_data(
-                    TensorData::new(out, Shape::from(vec![d.n, d.c, d.h, d.w])),
+                    TensorData::new(out, x.shape()),
                     &x.device(),
                 ))
             })();
-            direct.unwrap_or_else(|| burn_backward::<Self>(x, grad, max, kernel, stride, padding))
+            direct.unwrap_or_else(|| burn_backward::<Self>(x, grad, kind, g))
         }
     }
 
     impl<B: Backend + PoolBackend, C: CheckpointStrategy> PoolBackend for Autodiff<B, C> {
         fn pool_forward(
             x: FloatTensor<Self>,
-            max: bool,
-            kernel: usize,
-            stride: usize,
-            padding: usize,
+            kind: PoolKind,
+            g: PoolGeometry,
         ) -> FloatTensor<Self> {
             #[derive(Debug)]
             struct PoolBackward;
 
             impl<B: Backend + PoolBackend> Backward<B, 1> for PoolBackward {
-                /// The input, max (else average), kernel, stride, padding.
-                type State = (FloatTensor<B>, bool, usize, usize, usize);
+                /// The input, the reduction and the window.
+                type State = (FloatTensor<B>, PoolKind, PoolGeometry);
 
                 fn backward(
                     self,
@@ -271,10 +265,9 @@ mod flex {
                 ) {
                     let [node_x] = ops.parents;
                     let grad = grads.consume::<B>(&ops.node);
-                    let (x, max, kernel, stride, padding) = ops.state;
+                    let (x, kind, g) = ops.state;
                     if let Some(node) = node_x {
-                        let gx = B::pool_backward(x, grad, max, kernel, stride, padding);
-                        grads.register::<B>(node.id, gx);
+                        grads.register::<B>(node.id, B::pool_backward(x, grad, kind, g));
                     }
                 }
             }
@@ -286,16 +279,12 @@ mod flex {
             {
                 OpsKind::Tracked(prep) => {
                     let xp = x.primitive().clone();
-                    let out = B::pool_forward(xp.clone(), max, kernel, stride, padding);
-                    prep.finish((xp, max, kernel, stride, padding), out)
+                    let out = B::pool_forward(xp.clone(), kind, g);
+                    prep.finish((xp, kind, g), out)
                 }
-                OpsKind::UnTracked(prep) => prep.finish(B::pool_forward(
-                    x.into_primitive(),
-                    max,
-                    kernel,
-                    stride,
-                    padding,
-                )),
+                OpsKind::UnTracked(prep) => {
+                    prep.finish(B::pool_forward(x.into_primitive(), kind, g))
+                }
             }
         }
     }
@@ -479,34 +468,9 @@ mod flex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::kernels::rel_err;
     use burn::tensor::activation::relu;
     use burn::tensor::{Device, Distribution};
-
-    /// Largest `|a − b|` relative to the largest `|b|`.
-    fn rel_err(a: Tensor<4>, b: Tensor<4>) -> f32 {
-        let scale = b.clone().abs().max().into_scalar::<f32>().max(1e-6);
-        (a - b).abs().max().into_scalar::<f32>() / scale
-    }
-
-    /// burn's own pooling op, the reference.
-    fn reference(x: Tensor<4>, kind: PoolKind, g: PoolGeometry) -> Tensor<4> {
-        let (k, s, p) = (g.kernel, g.stride, g.padding);
-        match kind {
-            PoolKind::Max => max_pool2d(
-                x,
-                MaxPoolOptions::new([k, k])
-                    .with_stride([s, s])
-                    .with_padding([p, p]),
-            ),
-            PoolKind::Avg => avg_pool2d(
-                x,
-                AvgPoolOptions::new([k, k])
-                    .with_stride([s, s])
-                    .with_padding([p, p])
-                    .with_count_include_pad(false),
-            ),
-        }
-    }
 
     /// Forward and input gradient of [`pool2d`] against burn's op, on `x`.
     fn check(x: Tensor<4>, kind: PoolKind, g: PoolGeometry) {
@@ -514,7 +478,7 @@ mod tests {
         let x1 = x.clone().require_grad();
         let y1 = pool2d(x1.clone(), kind, g);
         let x2 = x.require_grad();
-        let y2 = reference(x2.clone(), kind, g);
+        let y2 = burn_pool2d(x2.clone(), kind, g);
         assert_eq!(y1.dims(), y2.dims(), "{what}");
         let device = y2.device();
         let gy = Tensor::<4>::random(y2.dims(), Distribution::Normal(0.0, 1.0), &device);
@@ -581,7 +545,7 @@ mod tests {
                     stride,
                     padding: 1,
                 };
-                let e = rel_err(pool2d(x.clone(), kind, g), reference(x.clone(), kind, g));
+                let e = rel_err(pool2d(x.clone(), kind, g), burn_pool2d(x.clone(), kind, g));
                 assert!(e < 1e-6, "{kind:?} stride {stride}: relative error {e}");
             }
         }
