@@ -61,6 +61,18 @@ pub enum SearchError {
     /// The search has nothing to derive from (no evaluation yet).
     #[error("nothing to derive: {0}")]
     NothingToDerive(String),
+    /// A comparison (an estimator's ranking, a found architecture against random ones) cannot
+    /// be made from what it was given, e.g. a score that is not a number.
+    #[error("cannot compare: {0}")]
+    Compare(String),
+    /// A chart that is returned as bytes rather than written to a file could not be drawn.
+    #[error("drawing the {chart}: {reason}")]
+    Chart {
+        /// Which chart.
+        chart: &'static str,
+        /// What failed.
+        reason: String,
+    },
 }
 
 /// `Result` with [`SearchError`].

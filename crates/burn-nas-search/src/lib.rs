@@ -13,10 +13,15 @@
 //! A [`RunDir`] receives `best_arch.json` / `.dot`, `history.jsonl` / `.csv`, `reward.png`,
 //! `summary.json`, retrained weights, and a checkpoint after every round from which
 //! [`Search::resume`] continues exactly.
+//!
+//! To judge a search: [`rank_estimator`] measures how well a cheap estimator ranks
+//! architectures against a reference (Kendall's τ, Spearman's ρ, a scatter plot), and
+//! [`compare_with_random`] places a found architecture among random ones of its space.
 
 #![warn(missing_docs)]
 
 mod checkpoint;
+mod compare;
 mod config;
 mod error;
 mod history;
@@ -27,6 +32,10 @@ mod search;
 mod summary;
 
 pub use checkpoint::{CHECKPOINT_VERSION, has_checkpoint};
+pub use compare::{
+    RandomComparison, RankPoint, RankReport, compare_with_random, kendall_tau, rank_estimator,
+    spearman_rho,
+};
 pub use config::{Budget, Derive, SearchConfig};
 pub use error::{Result, SearchError};
 pub use history::{CSV_HEADER, Evaluation, Phase, csv_line, to_csv, to_jsonl};

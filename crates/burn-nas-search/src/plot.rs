@@ -24,8 +24,8 @@ const FONTS: &[&str] = &[
     "C:\\Windows\\Fonts\\arial.ttf",
 ];
 
-/// Registers a system font once; `false` when none was found (the plot is drawn without text).
-fn font_available() -> bool {
+/// Registers a system font once; `false` when none was found (plots are drawn without text).
+pub(crate) fn font_available() -> bool {
     static FONT: OnceLock<bool> = OnceLock::new();
     *FONT.get_or_init(|| {
         let custom = std::env::var_os("BURN_NAS_PLOT_FONT").map(std::path::PathBuf::from);
@@ -41,7 +41,7 @@ fn font_available() -> bool {
                 }
             }
         }
-        log::warn!("no TrueType font found for reward.png: drawing it without text");
+        log::warn!("no TrueType font found for plots: drawing them without text");
         false
     })
 }
@@ -55,17 +55,26 @@ pub fn reward_png(history: &[Evaluation], title: &str, path: &Path) -> Result<Ve
         path: path.to_path_buf(),
         reason,
     };
-    let mut pixels = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
-    draw(history, title, &mut pixels).map_err(fail)?;
+    render_png(WIDTH, HEIGHT, |pixels| draw(history, title, pixels)).map_err(fail)
+}
+
+/// Draws `width` × `height` RGB pixels (starting white) with `draw` and encodes them as PNG.
+pub(crate) fn render_png(
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(&mut [u8]) -> Result<(), String>,
+) -> Result<Vec<u8>, String> {
+    let mut pixels = vec![255u8; (width * height * 3) as usize];
+    draw(&mut pixels)?;
     let mut png_bytes = Vec::new();
     {
-        let mut encoder = png::Encoder::new(&mut png_bytes, WIDTH, HEIGHT);
+        let mut encoder = png::Encoder::new(&mut png_bytes, width, height);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header().map_err(|e| fail(e.to_string()))?;
+        let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
         writer
             .write_image_data(&pixels)
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| e.to_string())?;
     }
     Ok(png_bytes)
 }

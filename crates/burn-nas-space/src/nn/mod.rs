@@ -33,6 +33,7 @@ pub use micro_net::{MicroNet, MicroNetConfig};
 pub use micro_supernet::{MicroSupernet, MicroSupernetConfig};
 pub use mode::Mode;
 pub use nas_rl_net::{NasRlNet, NasRlNetConfig};
+pub use ops::ConvInit;
 pub use params::{
     ImportReport, ParamValues, TensorValues, export_params, import_params, param_ids,
     with_param_ids,

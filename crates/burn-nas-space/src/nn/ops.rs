@@ -18,6 +18,36 @@ pub(crate) fn strided(h: usize, s: usize) -> usize {
     h.div_ceil(s)
 }
 
+/// How a network initialises its convolution weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum ConvInit {
+    /// He (Kaiming) normal with gain √2 over the fan-in: ENAS's official initialisation, the
+    /// default of the fixed networks.
+    #[default]
+    He,
+    /// Uniform in ±1/√fan-in (Kaiming uniform with gain 1/√3): PyTorch's and burn's default.
+    /// Its smaller weights give the batch-normalised convolutions a larger effective step,
+    /// which is what lets weights shared by many sampled paths learn (see
+    /// [`MicroSupernetConfig::init`](super::MicroSupernetConfig::init)).
+    Uniform,
+}
+
+impl ConvInit {
+    /// The burn initializer of convolution weights.
+    pub fn initializer(self) -> Initializer {
+        match self {
+            ConvInit::He => Initializer::KaimingNormal {
+                gain: std::f64::consts::SQRT_2,
+                fan_out_only: false,
+            },
+            ConvInit::Uniform => Initializer::KaimingUniform {
+                gain: 1.0 / 3f64.sqrt(),
+                fan_out_only: false,
+            },
+        }
+    }
+}
+
 /// He-initialised convolution without bias, "same" padding.
 pub(crate) fn conv(
     cin: usize,
@@ -27,15 +57,23 @@ pub(crate) fn conv(
     groups: usize,
     device: &Device,
 ) -> Conv2d {
+    conv_with(cin, cout, [kernel, stride, groups], ConvInit::He, device)
+}
+
+/// Convolution without bias, "same" padding; `shape` is `[kernel, stride, groups]`.
+pub(crate) fn conv_with(
+    cin: usize,
+    cout: usize,
+    [kernel, stride, groups]: [usize; 3],
+    init: ConvInit,
+    device: &Device,
+) -> Conv2d {
     Conv2dConfig::new([cin, cout], [kernel, kernel])
         .with_stride([stride, stride])
         .with_groups(groups)
         .with_padding(PaddingConfig2d::Same)
         .with_bias(false)
-        .with_initializer(Initializer::KaimingNormal {
-            gain: std::f64::consts::SQRT_2,
-            fan_out_only: false,
-        })
+        .with_initializer(init.initializer())
         .init(device)
 }
 
@@ -120,10 +158,16 @@ pub struct SepStack {
 }
 
 impl SepStack {
-    fn new(cin: usize, cout: usize, kernel: usize, stride: usize, device: &Device) -> Self {
+    fn new(
+        cin: usize,
+        cout: usize,
+        [kernel, stride]: [usize; 2],
+        init: ConvInit,
+        device: &Device,
+    ) -> Self {
         SepStack {
-            depthwise: conv(cin, cin, kernel, stride, cin, device),
-            pointwise: conv(cin, cout, 1, 1, 1, device),
+            depthwise: conv_with(cin, cin, [kernel, stride, cin], init, device),
+            pointwise: conv_with(cin, cout, [1, 1, 1], init, device),
             bn: Bn::new(cout, device),
         }
     }
@@ -148,11 +192,23 @@ pub struct SepConv {
 }
 
 impl SepConv {
-    /// A `kernel × kernel` separable convolution from `cin` to `cout` channels.
+    /// A `kernel × kernel` separable convolution from `cin` to `cout` channels (He init).
     pub fn new(cin: usize, cout: usize, kernel: usize, stride: usize, device: &Device) -> Self {
+        Self::with_init(cin, cout, kernel, stride, ConvInit::He, device)
+    }
+
+    /// [`SepConv::new`] with its convolutions initialised as `init` says.
+    pub fn with_init(
+        cin: usize,
+        cout: usize,
+        kernel: usize,
+        stride: usize,
+        init: ConvInit,
+        device: &Device,
+    ) -> Self {
         SepConv {
-            first: SepStack::new(cin, cout, kernel, stride, device),
-            second: SepStack::new(cout, cout, kernel, 1, device),
+            first: SepStack::new(cin, cout, [kernel, stride], init, device),
+            second: SepStack::new(cout, cout, [kernel, 1], init, device),
         }
     }
 
@@ -213,17 +269,19 @@ pub struct FactorizedReduce {
 }
 
 impl FactorizedReduce {
-    /// From `cin` to `cout` channels (`cout ≥ 2`; the paths get `cout/2` and the rest).
+    /// From `cin` to `cout` channels (`cout ≥ 2`; the paths get `cout/2` and the rest), He init.
     pub fn new(cin: usize, cout: usize, device: &Device) -> Self {
+        Self::with_init(cin, cout, ConvInit::He, device)
+    }
+
+    /// [`FactorizedReduce::new`] with its convolutions initialised as `init` says.
+    pub fn with_init(cin: usize, cout: usize, init: ConvInit, device: &Device) -> Self {
         let half = cout / 2;
         let stride2 = |c| {
             Conv2dConfig::new([cin, c], [1, 1])
                 .with_stride([2, 2])
                 .with_bias(false)
-                .with_initializer(Initializer::KaimingNormal {
-                    gain: std::f64::consts::SQRT_2,
-                    fan_out_only: false,
-                })
+                .with_initializer(init.initializer())
                 .init(device)
         };
         FactorizedReduce {
@@ -262,10 +320,15 @@ pub struct Calibration {
 }
 
 impl Calibration {
-    /// From `cin` to `cout` channels.
+    /// From `cin` to `cout` channels, He init.
     pub fn new(cin: usize, cout: usize, device: &Device) -> Self {
+        Self::with_init(cin, cout, ConvInit::He, device)
+    }
+
+    /// [`Calibration::new`] with its convolution initialised as `init` says.
+    pub fn with_init(cin: usize, cout: usize, init: ConvInit, device: &Device) -> Self {
         Calibration {
-            conv: conv(cin, cout, 1, 1, 1, device),
+            conv: conv_with(cin, cout, [1, 1, 1], init, device),
             bn: Bn::new(cout, device),
         }
     }
