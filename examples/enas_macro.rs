@@ -50,7 +50,11 @@ struct Cli {
     common: CommonArgs,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    common::exit_on_error(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
     common::init_logging(cli.common.verbose);
     let paper = cli.preset == Preset::Paper;
@@ -63,13 +67,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let channels = cli.channels.unwrap_or(channels);
     let image = cli.search_image_size.or(image);
     let retrain_channels = cli.retrain_channels.unwrap_or(if paper { 96 } else { 24 });
-    let retrain_epochs = cli
-        .common
-        .retrain_epochs
-        .unwrap_or(if paper { 310 } else { 2 });
     let device = common::device(&cli.common)?;
     let (train, valid) = if paper { (0, 5_000) } else { (12_000, 2_000) };
     let (task, data) = common::load_task(&cli.common, train, valid)?;
+    let retrain_epochs = common::retrain_epochs(
+        &cli.common,
+        common::RetrainLength::Epochs(if paper { 310 } else { 2 }),
+        if paper { 128 } else { 64 },
+        task.train.len(),
+    );
     println!("ENAS macro search on {data}, device {}", cli.common.device);
     let search_task = match image {
         Some(size) if size != task.image_size() => {
@@ -146,7 +152,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seed: cli.common.seed,
         ..TrainConfig::default()
     };
-    if let Some((derived, _)) = common::finish(search, &child, &task, retraining, &device)? {
+    if let Some((derived, _)) = common::finish(
+        search,
+        &space,
+        &child,
+        &task,
+        retraining,
+        &cli.common,
+        &device,
+    )? {
         println!("ENAS integer string: {}", derived.arch.to_enas_string());
     }
     Ok(())

@@ -43,7 +43,11 @@ struct Cli {
     common: CommonArgs,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    common::exit_on_error(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
     common::init_logging(cli.common.verbose);
     let device = common::device(&cli.common)?;
@@ -104,7 +108,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "seed": cli.common.seed,
     });
     let search = common::attach(search, &cli.common, "evolution", extra)?;
-    let retrain_epochs = cli.common.retrain_epochs.unwrap_or(3);
+    let retrain_epochs = common::retrain_epochs(
+        &cli.common,
+        common::RetrainLength::Epochs(3),
+        64,
+        task.train.len(),
+    );
     let retraining = TrainConfig {
         epochs: retrain_epochs,
         batch_size: 64,
@@ -113,6 +122,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seed: cli.common.seed,
         ..TrainConfig::default()
     };
-    common::finish(search, &MicroChild(child), &task, retraining, &device)?;
+    common::finish(
+        search,
+        &space,
+        &MicroChild(child),
+        &task,
+        retraining,
+        &cli.common,
+        &device,
+    )?;
     Ok(())
 }

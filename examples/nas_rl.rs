@@ -48,7 +48,11 @@ struct Cli {
     common: CommonArgs,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    common::exit_on_error(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
     common::init_logging(cli.common.verbose);
     let device = common::device(&cli.common)?;
@@ -105,7 +109,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "seed": cli.common.seed,
     });
     let search = common::attach(search, &cli.common, "nas_rl", extra)?;
-    let retrain_epochs = cli.common.retrain_epochs.unwrap_or(4);
+    let retrain_epochs = common::retrain_epochs(
+        &cli.common,
+        common::RetrainLength::Epochs(4),
+        64,
+        task.train.len(),
+    );
     let retraining = TrainConfig {
         epochs: retrain_epochs,
         batch_size: 64,
@@ -114,6 +123,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seed: cli.common.seed,
         ..TrainConfig::default()
     };
-    common::finish(search, &NasRlChild(net), &task, retraining, &device)?;
+    common::finish(
+        search,
+        &space,
+        &NasRlChild(net),
+        &task,
+        retraining,
+        &cli.common,
+        &device,
+    )?;
     Ok(())
 }

@@ -48,7 +48,10 @@ fn enas_micro(rounds: usize) -> Search<MicroArch> {
         proposals_per_update: 3,
         updates_per_round: 2,
         budget: Budget::rounds(rounds),
-        derive: Derive::Sample { candidates: 3 },
+        derive: Derive::Sample {
+            candidates: 3,
+            scores: 2,
+        },
         quiet: true,
     };
     Search::new(&space, strategy, estimator, config).unwrap()
@@ -182,7 +185,10 @@ fn enas_macro_search_writes_a_complete_run_directory() {
         proposals_per_update: 2,
         updates_per_round: 2,
         budget: Budget::rounds(1),
-        derive: Derive::Sample { candidates: 2 },
+        derive: Derive::Sample {
+            candidates: 2,
+            scores: 1,
+        },
         quiet: true,
     };
     let mut search: Search<MacroArch> = Search::new(&space, strategy, estimator, config)

@@ -4,15 +4,18 @@
 #![allow(dead_code)] // Each example uses part of this module.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use burn::tensor::Device;
 use burn_nas::backend::DevicePool;
 use burn_nas::data::{ImageDataset, cifar10, fashion_mnist};
-use burn_nas::estimator::{RetrainReport, module_to_bytes, retrain};
+use burn_nas::estimator::{
+    BatchObserver, CosineWarmRestarts, RetrainReport, module_to_bytes, retrain,
+};
 use burn_nas::prelude::*;
-use burn_nas::search::Derived;
+use burn_nas::search::{Derived, RandomComparison, compare_with_random};
 use burn_nas::space::nn::Network;
 use clap::{Args, ValueEnum};
 
@@ -70,9 +73,28 @@ pub struct CommonArgs {
     /// Stop after this many seconds of search (checked between rounds).
     #[arg(long)]
     pub max_seconds: Option<f64>,
-    /// Epochs to retrain the found architecture from scratch (0: no retraining).
+    /// Epochs to retrain the found architecture from scratch (0: no retraining); overrides
+    /// --retrain-steps.
     #[arg(long)]
     pub retrain_epochs: Option<usize>,
+    /// Length of the retraining in optimizer steps (turned into whole epochs of the training
+    /// split, at least one), so that a small dataset still gets a real training run.
+    #[arg(long)]
+    pub retrain_steps: Option<usize>,
+    /// Retrain (and test) at this image size (area downscaling); default: the dataset's.
+    #[arg(long)]
+    pub retrain_image_size: Option<usize>,
+    /// After the search, retrain this many uniformly random architectures of the same space
+    /// under exactly the found one's protocol and report where the found one ranks (stdout,
+    /// summary.json, compare_random.png).
+    #[arg(long, default_value_t = 0)]
+    pub compare_random: usize,
+    /// Wall-time budget of the whole run (`10m`, `90s`, `1h`, or seconds): the search gets
+    /// 40% of it (checked between rounds, at most the preset's rounds), the retraining what is
+    /// left, its epochs set from a short timing of the found architecture. --retrain-epochs
+    /// and --retrain-steps override the retraining's share.
+    #[arg(long, value_parser = parse_duration)]
+    pub time_budget: Option<f64>,
     /// No progress bars.
     #[arg(long, short)]
     pub quiet: bool,
@@ -81,8 +103,58 @@ pub struct CommonArgs {
     pub verbose: u8,
 }
 
+/// The exit status of an example's `run`: success, or the error printed as a readable message
+/// (its `Display`, with the chain of causes) on stderr and failure.
+pub fn exit_on_error(result: Result<(), Box<dyn std::error::Error>>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = e.source();
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Share of `--time-budget` given to the search.
+const SEARCH_SHARE: f64 = 0.4;
+
+/// When the example started (the first call of [`init_logging`] or [`started`]).
+pub fn started() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+/// Parses a duration: a number of seconds, or a number followed by `s`, `m` or `h`.
+fn parse_duration(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c),
+        _ => (text, 's'),
+    };
+    let scale = match unit {
+        's' => 1.0,
+        'm' => 60.0,
+        'h' => 3600.0,
+        other => return Err(format!("unknown unit `{other}` (use s, m or h, e.g. 10m)")),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (e.g. 10m, 90s, 1h)"))?;
+    if !(value > 0.0 && value.is_finite()) {
+        return Err(format!("`{text}`: a budget must be positive"));
+    }
+    Ok(value * scale)
+}
+
 /// Logging to stderr through env_logger; `RUST_LOG` overrides the level.
 pub fn init_logging(verbose: u8) {
+    started();
     let level = match verbose {
         0 => "warn",
         1 => "info",
@@ -120,6 +192,16 @@ pub fn load_task(
     default_train: usize,
     default_valid: usize,
 ) -> Result<(Task, String), Box<dyn std::error::Error>> {
+    load_task_with(args, default_train, |_| default_valid)
+}
+
+/// [`load_task`] whose default validation size is a function of the number of training
+/// images loaded (after `--train-images`).
+pub fn load_task_with(
+    args: &CommonArgs,
+    default_train: usize,
+    default_valid: impl FnOnce(usize) -> usize,
+) -> Result<(Task, String), Box<dyn std::error::Error>> {
     let (train, test, source) = match args.dataset {
         Dataset::FashionMnist => {
             let (train, test, source) = fashion_mnist::load(args.data_dir.as_deref())?;
@@ -136,7 +218,9 @@ pub fn load_task(
     };
     let limit = args.train_images.unwrap_or(default_train);
     let train = take(train, limit)?;
-    let valid = args.valid_images.unwrap_or(default_valid);
+    let valid = args
+        .valid_images
+        .unwrap_or_else(|| default_valid(train.len()));
     if valid >= train.len() {
         return Err(format!(
             "--valid-images {valid} leaves no training images out of {}",
@@ -164,9 +248,11 @@ pub fn budget(args: &CommonArgs, default_rounds: usize) -> Budget {
     let mut budget = Budget {
         rounds: args.rounds,
         evaluations: args.max_evaluations,
-        seconds: args.max_seconds,
+        seconds: args
+            .max_seconds
+            .or(args.time_budget.map(|t| SEARCH_SHARE * t)),
     };
-    if budget.rounds.is_none() && budget.evaluations.is_none() && budget.seconds.is_none() {
+    if budget.rounds.is_none() && (budget.evaluations.is_none() || args.time_budget.is_some()) {
         budget.rounds = Some(default_rounds);
     }
     budget
@@ -212,15 +298,62 @@ fn install_ctrlc(flag: Arc<AtomicBool>) {
 /// What a finished search example found: the derived architecture and, if retrained, the report.
 pub type Found<A> = (Derived<A>, Option<RetrainReport>);
 
-/// Runs the search to its budget, derives the result and, unless `epochs` is 0, retrains it
-/// with `factory`. Prints what was found and where the outputs are.
-pub fn finish<A: Architecture, F: burn_nas::estimator::ChildFactory<A>>(
+/// A default length of retraining.
+#[derive(Debug, Clone, Copy)]
+pub enum RetrainLength {
+    /// Whole epochs.
+    Epochs(usize),
+    /// Optimizer steps, turned into whole epochs of the training split.
+    Steps(usize),
+}
+
+/// Epochs of a retraining: `--retrain-epochs` when given, else `--retrain-steps` (or the
+/// example's `default`) optimizer steps of `batch` images turned into whole epochs of
+/// `train_len` images (at least one), so that training does not collapse on a small dataset.
+pub fn retrain_epochs(
+    args: &CommonArgs,
+    default: RetrainLength,
+    batch: usize,
+    train_len: usize,
+) -> usize {
+    let steps = match (args.retrain_epochs, args.retrain_steps, default) {
+        (Some(epochs), _, _) => return epochs,
+        (None, Some(steps), _) | (None, None, RetrainLength::Steps(steps)) => steps,
+        (None, None, RetrainLength::Epochs(epochs)) => return epochs,
+    };
+    if steps == 0 {
+        return 0;
+    }
+    let per_epoch = train_len.div_ceil(batch.max(1)).max(1);
+    ((steps as f64 / per_epoch as f64).round() as usize).max(1)
+}
+
+/// The task the found architecture is retrained on: `task` at `--retrain-image-size`.
+pub fn retrain_task(args: &CommonArgs, task: &Task) -> Result<Task, Box<dyn std::error::Error>> {
+    Ok(match args.retrain_image_size {
+        Some(size) if size != task.image_size() => task.reduced(1.0, Some(size), args.seed)?,
+        _ => task.clone(),
+    })
+}
+
+/// Runs the search to its budget, derives the result and, unless `retraining.epochs` is 0,
+/// retrains it with `factory` on `task` (at `--retrain-image-size`). With `--compare-random N`,
+/// then retrains N uniformly random architectures of `space` under exactly the same protocol
+/// and reports where the found one ranks. Prints what was found and where the outputs are.
+pub fn finish<A, S, F>(
     mut search: Search<A>,
+    space: &S,
     factory: &F,
     task: &Task,
     retraining: TrainConfig,
+    args: &CommonArgs,
     device: &Device,
-) -> Result<Option<Found<A>>, Box<dyn std::error::Error>> {
+) -> Result<Option<Found<A>>, Box<dyn std::error::Error>>
+where
+    A: Architecture,
+    S: SearchSpace<Arch = A>,
+    F: burn_nas::estimator::ChildFactory<A>,
+{
     let dir = search
         .run_dir()
         .map(|r| r.path().display().to_string())
@@ -241,12 +374,29 @@ pub fn finish<A: Architecture, F: burn_nas::estimator::ChildFactory<A>>(
     );
     println!("found (reward {:.4}):\n{}", derived.reward, derived.arch);
     let mut report = None;
+    let task = retrain_task(args, task)?;
+    let mut retraining = retraining;
+    if let Some(total) = args.time_budget
+        && args.retrain_epochs.is_none()
+        && args.retrain_steps.is_none()
+    {
+        let left = total - started().elapsed().as_secs_f64();
+        let epochs = epochs_within(left, factory, &derived.arch, &task, &retraining, device)?;
+        eprintln!("time budget: {left:.0} s left for retraining → {epochs} epochs");
+        retraining.epochs = epochs;
+        retraining.lr = CosineWarmRestarts::single(retraining.lr.max, retraining.lr.min, epochs);
+    }
     if retraining.epochs > 0 {
-        eprintln!("retraining for {} epochs…", retraining.epochs);
+        eprintln!(
+            "retraining for {} epochs at {}×{}…",
+            retraining.epochs,
+            task.image_size(),
+            task.image_size()
+        );
         let (net, r) = retrain(
             factory,
             &derived.arch,
-            task,
+            &task,
             &retraining,
             device,
             None,
@@ -268,10 +418,121 @@ pub fn finish<A: Architecture, F: burn_nas::estimator::ChildFactory<A>>(
         );
         let weights = module_to_bytes(&net)?;
         search.record_retrain(r.clone(), Some(&weights))?;
+        if args.compare_random > 0 {
+            let comparison = compare_random(
+                space,
+                &derived.arch,
+                &r,
+                factory,
+                &task,
+                &retraining,
+                args,
+                device,
+            )?;
+            println!("search vs random: {comparison}");
+            search.record_comparison(comparison)?;
+        }
         report = Some(r);
     }
     println!(
         "outputs in {dir}/ (best_arch.json, best_arch.dot, history.jsonl, reward.png, summary.json)"
     );
     Ok(Some((derived, report)))
+}
+
+/// Records when each minibatch of a training run ended.
+#[derive(Default)]
+struct StepClock(Mutex<Vec<Instant>>);
+
+impl BatchObserver for StepClock {
+    fn on_batch(&self, _done: usize, _total: usize, _loss: f64) {
+        if let Ok(mut times) = self.0.lock() {
+            times.push(Instant::now());
+        }
+    }
+}
+
+/// Whole epochs of `training` that fit in `seconds` for `arch` on `task` (at least one), from a
+/// timing of one short epoch on a small subset of the training split: the median step time
+/// scales the training, the measured validation and test passes are added as they are.
+fn epochs_within<A, F: burn_nas::estimator::ChildFactory<A>>(
+    seconds: f64,
+    factory: &F,
+    arch: &A,
+    task: &Task,
+    training: &TrainConfig,
+    device: &Device,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    const STEPS: usize = 20;
+    let n = task.train.len();
+    let fraction = (((STEPS + 1) * training.batch_size) as f64 / n.max(1) as f64).min(1.0);
+    let small = task.reduced(fraction, None, training.seed)?;
+    let clock = Arc::new(StepClock::default());
+    let probe = TrainConfig {
+        epochs: 1,
+        ..training.clone()
+    };
+    let start = Instant::now();
+    let (_, report) = retrain(
+        factory,
+        arch,
+        &small,
+        &probe,
+        device,
+        Some(clock.clone()),
+        |_| {},
+    )?;
+    let spent = start.elapsed().as_secs_f64();
+    let times = clock.0.lock().map(|t| t.clone()).unwrap_or_default();
+    let mut steps: Vec<f64> = times
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_secs_f64())
+        .collect();
+    steps.sort_by(f64::total_cmp);
+    let step = steps.get(steps.len() / 2).copied().unwrap_or(spent);
+    let train_seconds = step * times.len() as f64;
+    let epoch_seconds = report.curve.first().map_or(spent, |e| e.seconds);
+    let valid_seconds = (epoch_seconds - train_seconds).max(0.0);
+    let test_seconds = (spent - epoch_seconds).max(0.0);
+    let per_epoch = step * n.div_ceil(training.batch_size.max(1)) as f64 + valid_seconds;
+    let left = seconds - spent - test_seconds;
+    Ok(((left / per_epoch.max(1e-9)).floor() as usize).max(1))
+}
+
+/// Retrains `--compare-random` uniformly random architectures of `space` with the found one's
+/// protocol (`retraining`, `task`, `factory`) and ranks the found one's test accuracy (its
+/// validation accuracy when the task has no test split) among theirs.
+#[allow(clippy::too_many_arguments)]
+fn compare_random<A, S, F>(
+    space: &S,
+    found: &A,
+    found_report: &RetrainReport,
+    factory: &F,
+    task: &Task,
+    retraining: &TrainConfig,
+    args: &CommonArgs,
+    device: &Device,
+) -> Result<RandomComparison, Box<dyn std::error::Error>>
+where
+    A: Architecture,
+    S: SearchSpace<Arch = A>,
+    F: burn_nas::estimator::ChildFactory<A>,
+{
+    let metric = |r: &RetrainReport| r.test_accuracy.unwrap_or(r.valid.accuracy);
+    let n = args.compare_random;
+    let comparison = compare_with_random(space, found, n, args.seed.wrapping_add(1), |arch, i| {
+        if i == 0 {
+            return Ok(metric(found_report));
+        }
+        eprintln!("random architecture {i} of {n}: retraining…");
+        let (_, r) = retrain(factory, arch, task, retraining, device, None, |_| {})?;
+        eprintln!("  test accuracy {:.4}", metric(&r));
+        Ok(metric(&r))
+    })?;
+    let name = if found_report.test_accuracy.is_some() {
+        "test accuracy"
+    } else {
+        "valid accuracy"
+    };
+    Ok(comparison.with_metric(name))
 }

@@ -27,15 +27,28 @@ impl Budget {
     }
 }
 
+fn one() -> usize {
+    1
+}
+
 /// How the final architecture is chosen once the search ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Derive {
     /// ENAS: ask the strategy for `candidates` architectures (REINFORCE samples its trained
-    /// policy), score each with the estimator, keep the best.
+    /// policy), score each with the estimator `scores` times (averaged), keep the best.
     Sample {
         /// How many candidates are scored.
         candidates: usize,
+        /// Estimates averaged per candidate. With [`SharedWeights`], which scores one
+        /// validation minibatch per estimate and moves on, `validation images / minibatch`
+        /// estimates score every candidate on the same whole validation split instead of one
+        /// minibatch each: a pick among candidates whose single-minibatch scores differ by less
+        /// than their noise is a coin toss.
+        ///
+        /// [`SharedWeights`]: burn_nas_estimator::SharedWeights
+        #[serde(default = "one")]
+        scores: usize,
     },
     /// Multi-trial searches: the best architecture evaluated during the search.
     BestEvaluated,
@@ -65,7 +78,10 @@ impl SearchConfig {
             proposals_per_update: 10,
             updates_per_round: 30,
             budget: Budget::rounds(rounds),
-            derive: Derive::Sample { candidates: 10 },
+            derive: Derive::Sample {
+                candidates: 10,
+                scores: 1,
+            },
             quiet: false,
         }
     }
@@ -113,8 +129,13 @@ impl SearchConfig {
         if b.seconds.is_some_and(|s| !(s > 0.0 && s.is_finite())) {
             return Err(invalid("budget.seconds", "must be a positive number"));
         }
-        if let Derive::Sample { candidates: 0 } = self.derive {
-            return Err(invalid("derive.candidates", "must be at least 1"));
+        if let Derive::Sample { candidates, scores } = self.derive {
+            if candidates == 0 {
+                return Err(invalid("derive.candidates", "must be at least 1"));
+            }
+            if scores == 0 {
+                return Err(invalid("derive.scores", "must be at least 1"));
+            }
         }
         Ok(())
     }

@@ -27,7 +27,8 @@ pub struct RunDir {
 impl RunDir {
     /// A new run in `path`: creates the directory. An existing directory that is not empty is
     /// an error ([`SearchError::RunExists`]) unless `overwrite`, in which case it is deleted
-    /// first — but only if it holds a run (a `summary.json`, `retrain.json` or `checkpoint/`);
+    /// first — but only if it holds a run (a `summary.json`, `retrain.json`, `rank.json` or
+    /// `checkpoint/`);
     /// any other non-empty directory is refused ([`SearchError::NotARun`]).
     ///
     /// # Errors
@@ -44,7 +45,8 @@ impl RunDir {
                 // Overwriting deletes the directory: only ever one that holds a run.
                 let is_run = root.join("summary.json").is_file()
                     || root.join("checkpoint").is_dir()
-                    || root.join("retrain.json").is_file();
+                    || root.join("retrain.json").is_file()
+                    || root.join("rank.json").is_file();
                 if !is_run {
                     return Err(SearchError::NotARun(root));
                 }

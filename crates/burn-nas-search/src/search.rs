@@ -10,6 +10,7 @@ use burn_nas_estimator::{Estimate, Estimator, EstimatorError, RetrainReport};
 use burn_nas_space::{Architecture, SearchSpace};
 
 use crate::checkpoint::{self, CHECKPOINT_VERSION, Checkpoint};
+use crate::compare::RandomComparison;
 use crate::config::{Derive, SearchConfig};
 use crate::error::{Result, SearchError};
 use crate::history::{Evaluation, Phase, to_csv, to_jsonl};
@@ -63,6 +64,7 @@ pub struct Search<A> {
     extra: serde_json::Value,
     derived: Option<Derived<A>>,
     retrain: Option<RetrainReport>,
+    comparison: Option<RandomComparison>,
 }
 
 impl<A> std::fmt::Debug for Search<A> {
@@ -109,6 +111,7 @@ impl<A: Architecture> Search<A> {
             extra: serde_json::Value::Null,
             derived: None,
             retrain: None,
+            comparison: None,
         })
     }
 
@@ -405,11 +408,11 @@ impl<A: Architecture> Search<A> {
         // Derivation candidates of an earlier call (a resumed finished run) are replaced.
         self.history.retain(|e| e.phase == Phase::Search);
         let derived = match self.config.derive {
-            Derive::Sample { candidates } => {
+            Derive::Sample { candidates, scores } => {
                 let round = self.rounds_done;
                 let mut best: Option<Derived<A>> = None;
                 for proposal in self.strategy.derive(candidates)? {
-                    let estimate = self.estimator.estimate(&proposal.arch)?;
+                    let estimate = self.averaged_estimate(&proposal.arch, scores)?;
                     let mut e = self.record(round, 0, Phase::Derive, &proposal, &estimate)?;
                     e.index = self.history.len();
                     self.history.push(e);
@@ -453,6 +456,29 @@ impl<A: Architecture> Search<A> {
         Ok(derived)
     }
 
+    /// The mean of `scores` estimates of `arch` (reward, validation accuracy and loss; times
+    /// add up).
+    fn averaged_estimate(&mut self, arch: &A, scores: usize) -> Result<Estimate> {
+        let mut estimate = self.estimator.estimate(arch)?;
+        if scores <= 1 {
+            return Ok(estimate);
+        }
+        let (mut reward, mut accuracy) = (estimate.reward, estimate.metrics.valid_accuracy);
+        let mut loss = estimate.metrics.valid_loss;
+        for _ in 1..scores {
+            let next = self.estimator.estimate(arch)?;
+            reward += next.reward;
+            accuracy += next.metrics.valid_accuracy;
+            loss = loss.zip(next.metrics.valid_loss).map(|(a, b)| a + b);
+            estimate.metrics.seconds += next.metrics.seconds;
+        }
+        let n = scores as f64;
+        estimate.reward = reward / n;
+        estimate.metrics.valid_accuracy = accuracy / n;
+        estimate.metrics.valid_loss = loss.map(|l| l / n);
+        Ok(estimate)
+    }
+
     /// Records the retraining of the derived architecture: `report` goes into `summary.json`,
     /// `weights` (burnpack bytes, see `burn_nas_estimator::module_to_bytes`) into
     /// `retrained.bpk`.
@@ -470,6 +496,20 @@ impl<A: Architecture> Search<A> {
             )?;
         }
         self.retrain = Some(report);
+        self.write_outputs(Status::Finished)
+    }
+
+    /// Records how the derived architecture ranks against uniformly random ones retrained under
+    /// the same protocol ([`compare_with_random`](crate::compare_with_random)): the comparison
+    /// goes into `summary.json` (`compare_random`), its picture into `compare_random.png`.
+    ///
+    /// # Errors
+    /// Drawing or output errors.
+    pub fn record_comparison(&mut self, comparison: RandomComparison) -> Result<()> {
+        if let Some(run) = &self.run {
+            run.write("compare_random.png", &comparison.png()?)?;
+        }
+        self.comparison = Some(comparison);
         self.write_outputs(Status::Finished)
     }
 
@@ -493,6 +533,7 @@ impl<A: Architecture> Search<A> {
                 .and_then(|d| serde_json::from_str(&d.arch.to_json()).ok()),
             best_reward: self.derived.as_ref().map(|d| d.reward),
             retrain: self.retrain.clone(),
+            compare_random: self.comparison.clone(),
             extra: self.extra.clone(),
         }
     }

@@ -48,6 +48,9 @@ pub struct Summary {
     pub best_reward: Option<f64>,
     /// Retraining results, when the architecture was retrained.
     pub retrain: Option<RetrainReport>,
+    /// How the derived architecture ranked against random ones retrained the same way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare_random: Option<crate::RandomComparison>,
     /// Anything the caller wants recorded (dataset, device, command line…).
     pub extra: serde_json::Value,
 }

@@ -9,8 +9,8 @@ use burn::tensor::{Device, Tensor, activation::relu};
 
 use super::kernels::pointwise;
 use super::ops::{
-    Adapter, Bn, Calibration, Classifier, FactorizedReduce, Pool, SepConv, conv, conv_macs,
-    drop_path, strided,
+    Adapter, Bn, Calibration, Classifier, ConvInit, FactorizedReduce, Pool, SepConv, conv,
+    conv_macs, conv_with, drop_path, strided,
 };
 use super::{Mode, NetError, NetOutput, Network, check_common, check_probability};
 use crate::enas_micro::{Cell, MicroArch, MicroOp};
@@ -47,6 +47,10 @@ pub struct MicroNetConfig {
     /// Dropout probability before the classifier.
     #[config(default = 0.2)]
     pub dropout: f64,
+    /// Initialisation of the convolutions: He (ENAS's code, the default) or uniform
+    /// (PyTorch's default; what the fast preset of `enas_micro` retrains with).
+    #[config(default = "ConvInit::He")]
+    pub init: ConvInit,
 }
 
 /// Indices (in `0..L+2`) of the two reduction cells for `L` normal layers: after `⌊L/3⌋` and
@@ -101,13 +105,14 @@ impl FixedCell {
         inputs: [(usize, usize); 2],
         cout: usize,
         reduction: bool,
+        init: ConvInit,
         device: &Device,
     ) -> (FixedCell, u64) {
         let h_in = inputs[1].1;
         let h_out = if reduction { strided(h_in, 2) } else { h_in };
         let adapt: Vec<Adapter> = inputs
             .iter()
-            .map(|&(c, h)| Adapter::new(c, h, cout, h_in, device))
+            .map(|&(c, h)| Adapter::with_init(c, h, cout, h_in, init, device))
             .collect();
         let mut macs = adapt[0].macs(inputs[0].1, inputs[0].1) + adapt[1].macs(h_in, h_in);
         let mut ops = Vec::with_capacity(2 * cell.nodes.len());
@@ -116,14 +121,16 @@ impl FixedCell {
                 let from_input = node.inputs[k] < 2;
                 let stride = if reduction && from_input { 2 } else { 1 };
                 let h = if from_input { h_in } else { h_out };
-                let sep = |kernel| SepConv::new(cout, cout, kernel, stride, device);
+                let sep = |kernel| SepConv::with_init(cout, cout, kernel, stride, init, device);
                 let op = match node.ops[k] {
                     MicroOp::SepConv3x3 => NodeOp::Sep(sep(3)),
                     MicroOp::SepConv5x5 => NodeOp::Sep(sep(5)),
                     MicroOp::AvgPool3x3 => NodeOp::Pool(Pool::avg(stride)),
                     MicroOp::MaxPool3x3 => NodeOp::Pool(Pool::max(stride)),
                     MicroOp::Identity if stride == 1 => NodeOp::Identity(Identity::new()),
-                    MicroOp::Identity => NodeOp::Reduce(FactorizedReduce::new(cout, cout, device)),
+                    MicroOp::Identity => {
+                        NodeOp::Reduce(FactorizedReduce::with_init(cout, cout, init, device))
+                    }
                 };
                 macs += match &op {
                     NodeOp::Sep(s) => s.macs(h, h).0,
@@ -138,13 +145,13 @@ impl FixedCell {
             .iter()
             .map(|&i| {
                 (reduction && i < 2).then(|| {
-                    let r = FactorizedReduce::new(cout, cout, device);
+                    let r = FactorizedReduce::with_init(cout, cout, init, device);
                     macs += r.macs(h_in, h_in).0;
                     r
                 })
             })
             .collect();
-        let project = Calibration::new(loose.len() * cout, cout, device);
+        let project = Calibration::with_init(loose.len() * cout, cout, init, device);
         macs += project.macs(h_out, h_out);
         let fixed = FixedCell {
             adapt,
@@ -283,7 +290,7 @@ impl MicroNetConfig {
         }
         arch.validate()?;
         let c = self.channels;
-        let stem = conv(self.in_channels, 3 * c, 3, 1, 1, device);
+        let stem = conv_with(self.in_channels, 3 * c, [3, 1, 1], self.init, device);
         let mut macs = conv_macs(&stem, self.image_size, self.image_size).0;
         let reductions = reduction_cells(self.layers);
         let mut inputs = [(3 * c, self.image_size); 2];
@@ -300,7 +307,7 @@ impl MicroNetConfig {
             } else {
                 &arch.normal
             };
-            let (fixed, m) = FixedCell::new(cell, inputs, cout, reduction, device);
+            let (fixed, m) = FixedCell::new(cell, inputs, cout, reduction, self.init, device);
             macs += m;
             cells.push(fixed);
             let h = if reduction {

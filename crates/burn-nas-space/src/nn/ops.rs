@@ -362,10 +362,22 @@ pub enum Adapter {
 impl Adapter {
     /// The adapter from a `cin`-channel input of spatial size `h_in` to `cout` channels at `h_out`.
     pub fn new(cin: usize, h_in: usize, cout: usize, h_out: usize, device: &Device) -> Adapter {
+        Self::with_init(cin, h_in, cout, h_out, ConvInit::He, device)
+    }
+
+    /// [`Adapter::new`] with its convolutions initialised as `init` says.
+    pub fn with_init(
+        cin: usize,
+        h_in: usize,
+        cout: usize,
+        h_out: usize,
+        init: ConvInit,
+        device: &Device,
+    ) -> Adapter {
         if h_in != h_out {
-            Adapter::Reduce(FactorizedReduce::new(cin, cout, device))
+            Adapter::Reduce(FactorizedReduce::with_init(cin, cout, init, device))
         } else if cin != cout {
-            Adapter::Calibrate(Calibration::new(cin, cout, device))
+            Adapter::Calibrate(Calibration::with_init(cin, cout, init, device))
         } else {
             Adapter::Keep(burn::nn::Identity::new())
         }

@@ -1,0 +1,317 @@
+//! How well does a cheap performance estimator *rank* architectures? Scores uniformly random
+//! cells of the ENAS micro space with a cheap estimator and with a reference (each cell trained
+//! from scratch as a standalone network), then reports the rank agreement of the two (Kendall
+//! τ, Spearman ρ) and the time each took. A search only needs the estimator to order
+//! architectures like the reference does, not to match its accuracies.
+//!
+//! The cheap estimators: `shared` (ENAS weight sharing: a supernet of the children's size
+//! trained for a few epochs on uniformly random cells, each cell scored on `--scores`
+//! validation minibatches), `low-fidelity` (training from scratch for fewer epochs on a
+//! fraction of the data) and `curve` (the reference's training, stopped early when the fitted
+//! learning curve predicts that a run ends below the best so far).
+//!
+//! Data: Fashion-MNIST (the embedded 6,000-image subset unless `--data-dir` finds more) split
+//! as `enas_micro`'s fast preset (at most 12,000 images, the last 2,000 validate), at 14×14.
+//! Writes `rank.json` (the report) and `rank.png` (estimate vs reference) into the run
+//! directory (default `runs/rank`).
+//!
+//! ```text
+//! cargo run --release --example rank
+//! cargo run --release --example rank -- --estimator low-fidelity --low-epochs 2
+//! cargo run --release --example rank -- --estimator curve --reference-epochs 8 --archs 10
+//! cargo run --release --example rank -- --help
+//! ```
+
+mod common;
+
+use std::path::PathBuf;
+
+use burn_nas::estimator::{CosineWarmRestarts, MicroChild};
+use burn_nas::prelude::*;
+use burn_nas::search::rank_estimator;
+use burn_nas::space::nn::MicroSupernet;
+use clap::{Parser, ValueEnum};
+use common::CommonArgs;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// Validation images per shared-weight score (one minibatch, as in ENAS).
+const VALID_BATCH: usize = 128;
+
+/// The cheap estimators this example can study.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Cheap {
+    /// ENAS shared weights, averaged over `--scores` validation minibatches.
+    Shared,
+    /// Training from scratch for `--low-epochs` on `--low-data-fraction` of the data.
+    LowFidelity,
+    /// The reference's training with learning-curve early stopping.
+    Curve,
+}
+
+/// Rank agreement of a cheap estimator with standalone training on ENAS micro cells.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// Uniformly random architectures of the ENAS micro space to rank (seeded by --seed).
+    #[arg(long, default_value_t = 20)]
+    archs: usize,
+    /// The cheap estimator under study.
+    #[arg(long, value_enum, default_value = "shared")]
+    estimator: Cheap,
+    /// Shared: epochs the supernet trains on uniformly random cells before scoring.
+    #[arg(long, default_value_t = 4)]
+    shared_epochs: usize,
+    /// Shared: validation minibatches of 128 images averaged per architecture (default: the
+    /// whole validation split, i.e. validation images / 128).
+    #[arg(long)]
+    scores: Option<usize>,
+    /// Reference: epochs each architecture trains from scratch.
+    #[arg(long, default_value_t = 4)]
+    reference_epochs: usize,
+    /// Channels of the first cells (the standalone children and the supernet).
+    #[arg(long, default_value_t = 8)]
+    channels: usize,
+    /// Normal layers (two reduction cells are added), children and supernet.
+    #[arg(long, default_value_t = 2)]
+    layers: usize,
+    /// Image size every estimator sees (area downscaling).
+    #[arg(long, default_value_t = 14)]
+    image_size: usize,
+    /// Low fidelity: epochs of training.
+    #[arg(long, default_value_t = 1)]
+    low_epochs: usize,
+    /// Low fidelity: fraction of the training images (class-balanced subset).
+    #[arg(long, default_value_t = 0.25)]
+    low_data_fraction: f64,
+    /// Curve: epochs trained before the learning curve is fitted (at least 3).
+    #[arg(long, default_value_t = 3)]
+    curve_min_epochs: usize,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// Runs the example; an error is printed on stderr with its causes and exits with failure.
+fn main() -> std::process::ExitCode {
+    common::exit_on_error(run())
+}
+
+/// Samples the architectures, builds (and for `shared` trains) the cheap estimator and the
+/// reference, ranks the architectures with both and writes the report.
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
+    common::init_logging(cli.common.verbose);
+    if cli.common.resume.is_some() {
+        return Err("the rank example cannot be resumed (drop --resume)".into());
+    }
+    if cli.archs < 2 {
+        return Err(format!("--archs {}: ranking needs at least 2", cli.archs).into());
+    }
+    let run_dir = run_dir(&cli.common)?;
+    let device = common::device(&cli.common)?;
+    let pool = common::pool(&cli.common)?;
+    let (task, data) = common::load_task(&cli.common, 12_000, 2_000)?;
+    let task = task.reduced(1.0, Some(cli.image_size), cli.common.seed)?;
+    println!(
+        "ranking on {data} at {0}×{0}, device {1}",
+        cli.image_size, cli.common.device
+    );
+
+    let space = MicroSpace::default();
+    let mut rng = ChaCha8Rng::seed_from_u64(cli.common.seed);
+    let archs = (0..cli.archs)
+        .map(|_| space.sample(&mut rng))
+        .collect::<Result<Vec<_>, _>>()?;
+    let augmentation = if task.channels() == 3 {
+        Augmentation::enas()
+    } else {
+        // Fashion-MNIST: no flips (asymmetric items), small shifts only.
+        Augmentation {
+            pad_crop: 2,
+            ..Augmentation::none()
+        }
+    };
+    let training = |epochs: usize| TrainConfig {
+        epochs,
+        batch_size: 64,
+        lr: CosineWarmRestarts::single(0.05, 5e-4, epochs.max(1)),
+        augmentation: augmentation.clone(),
+        seed: cli.common.seed,
+        ..TrainConfig::default()
+    };
+    // No dropout or drop path: pooled trials stay reproducible.
+    let child = MicroChild(
+        MicroNetConfig::new(task.classes())
+            .with_in_channels(task.channels())
+            .with_image_size(task.image_size())
+            .with_layers(cli.layers)
+            .with_channels(cli.channels)
+            .with_aux_head(false)
+            .with_drop_path_keep(1.0)
+            .with_dropout(0.0),
+    );
+    let from_scratch = |fidelity: Fidelity| {
+        let config = training(fidelity.epochs);
+        TrainFromScratch::new(child.clone(), &task, fidelity, config, device.clone())
+            .map(|e| e.with_pool(pool.clone()))
+    };
+    let reference_fidelity = Fidelity::full(cli.reference_epochs);
+
+    let quiet = cli.common.quiet;
+    let mut cheap: Logged<Box<dyn Estimator<MicroArch>>> = match cli.estimator {
+        Cheap::Shared => {
+            let supernet = MicroSupernetConfig::new(task.classes())
+                .with_in_channels(task.channels())
+                .with_image_size(task.image_size())
+                .with_layers(cli.layers)
+                .with_channels(cli.channels)
+                .with_dropout(0.0)
+                .init(&space, &device.clone().autodiff())?;
+            let config = TrainConfig {
+                weight_decay: 1e-4,
+                batch_size: 32,
+                ..training(cli.shared_epochs)
+            };
+            let mut shared = SharedWeights::<MicroSupernet>::new(
+                supernet,
+                &task,
+                config,
+                VALID_BATCH,
+                device.clone(),
+            )?;
+            // The supernet's cells come from their own stream, so the ranked architectures do
+            // not depend on the estimator studied.
+            let mut rng = ChaCha8Rng::seed_from_u64(cli.common.seed.wrapping_add(1));
+            for epoch in 1..=cli.shared_epochs {
+                let loss = shared.train_epoch(&mut || Ok(space.sample(&mut rng)?))?;
+                if !quiet {
+                    eprintln!(
+                        "supernet epoch {epoch}/{}: mean loss {loss:.4}",
+                        cli.shared_epochs
+                    );
+                }
+            }
+            let scores = cli.scores.unwrap_or(task.valid.len() / VALID_BATCH).max(1);
+            Logged::new(Box::new(shared), scores, cli.archs, quiet)
+        }
+        Cheap::LowFidelity => {
+            let fidelity = Fidelity {
+                epochs: cli.low_epochs,
+                data_fraction: cli.low_data_fraction,
+                ..Fidelity::full(cli.low_epochs)
+            };
+            Logged::new(Box::new(from_scratch(fidelity)?), 1, cli.archs, quiet)
+        }
+        Cheap::Curve => {
+            let inner = from_scratch(reference_fidelity.clone())?;
+            let curve = CurveExtrapolation::new(inner, cli.curve_min_epochs, 0.0);
+            Logged::new(Box::new(curve), 1, cli.archs, quiet)
+        }
+    };
+    let mut reference = Logged::new(from_scratch(reference_fidelity)?, 1, cli.archs, quiet);
+
+    let report = rank_estimator(&mut cheap, &mut reference, &archs)?;
+    println!("{report}");
+    run_dir.write(
+        "rank.json",
+        serde_json::to_string_pretty(&report)?.as_bytes(),
+    )?;
+    run_dir.write("rank.png", &report.scatter_png()?)?;
+    println!(
+        "outputs in {}/ (rank.json, rank.png)",
+        run_dir.path().display()
+    );
+    Ok(())
+}
+
+/// The run directory of `--out` (default: the first free `runs/rank[-N]`); `--overwrite`
+/// replaces an earlier run's outputs (`RunDir` clears only directories that hold a run, a
+/// `rank.json` included).
+fn run_dir(args: &CommonArgs) -> Result<RunDir, Box<dyn std::error::Error>> {
+    Ok(match &args.out {
+        Some(dir) => RunDir::create(dir, args.overwrite)?,
+        None => RunDir::next_free(PathBuf::from("runs").join("rank"))?,
+    })
+}
+
+/// Wraps an estimator: each estimate is the mean of `scores` estimates of the inner one (for
+/// shared weights, one validation minibatch each) and is reported on stderr as it comes.
+struct Logged<E> {
+    /// The wrapped estimator.
+    inner: E,
+    /// Estimates of `inner` averaged per architecture.
+    scores: usize,
+    /// Architectures estimated so far.
+    done: usize,
+    /// Architectures to estimate in all (for the progress lines).
+    total: usize,
+    /// No progress lines.
+    quiet: bool,
+}
+
+impl<E> Logged<E> {
+    /// Wraps `inner`, averaging `scores` estimates per architecture, `total` architectures.
+    fn new(inner: E, scores: usize, total: usize, quiet: bool) -> Self {
+        Logged {
+            inner,
+            scores: scores.max(1),
+            done: 0,
+            total,
+            quiet,
+        }
+    }
+
+    /// Counts and reports one finished estimate.
+    fn log(&mut self, name: &str, estimate: &Estimate) {
+        self.done += 1;
+        if !self.quiet {
+            eprintln!(
+                "{name} {}/{}: reward {:.4} ({:.1} s)",
+                self.done, self.total, estimate.reward, estimate.metrics.seconds
+            );
+        }
+    }
+}
+
+impl<A, E: Estimator<A>> Estimator<A> for Logged<E> {
+    /// The mean reward and validation accuracy of `scores` estimates; their total time.
+    fn estimate(&mut self, arch: &A) -> burn_nas::estimator::Result<Estimate> {
+        let all = (0..self.scores)
+            .map(|_| self.inner.estimate(arch))
+            .collect::<burn_nas::estimator::Result<Vec<_>>>()?;
+        let n = all.len() as f64;
+        let mut estimate = all[0].clone();
+        estimate.reward = all.iter().map(|e| e.reward).sum::<f64>() / n;
+        estimate.metrics.valid_accuracy =
+            all.iter().map(|e| e.metrics.valid_accuracy).sum::<f64>() / n;
+        estimate.metrics.seconds = all.iter().map(|e| e.metrics.seconds).sum();
+        self.log(self.inner.name(), &estimate);
+        Ok(estimate)
+    }
+
+    /// With a single score, the inner estimator's batch (concurrent on a device pool).
+    fn estimate_many(
+        &mut self,
+        children: &[(&A, Option<&A>)],
+    ) -> burn_nas::estimator::Result<Vec<Estimate>> {
+        if self.scores > 1 {
+            return children
+                .iter()
+                .map(|(arch, _)| self.estimate(arch))
+                .collect();
+        }
+        let estimates = self.inner.estimate_many(children)?;
+        for estimate in &estimates {
+            self.log(self.inner.name(), estimate);
+        }
+        Ok(estimates)
+    }
+
+    fn parallelism(&self) -> usize {
+        self.inner.parallelism()
+    }
+
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+}
