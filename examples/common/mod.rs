@@ -381,8 +381,17 @@ where
         && args.retrain_steps.is_none()
     {
         let left = total - started().elapsed().as_secs_f64();
-        let epochs = epochs_within(left, factory, &derived.arch, &task, &retraining, device)?;
-        eprintln!("time budget: {left:.0} s left for retraining → {epochs} epochs");
+        let epochs = if left > 0.0 {
+            let epochs = epochs_within(left, factory, &derived.arch, &task, &retraining, device)?;
+            eprintln!("time budget: {left:.0} s left for retraining → {epochs} epoch(s)");
+            epochs
+        } else {
+            eprintln!(
+                "time budget: the search overran it by {:.0} s; retraining for one epoch",
+                -left
+            );
+            1
+        };
         retraining.epochs = epochs;
         retraining.lr = CosineWarmRestarts::single(retraining.lr.max, retraining.lr.min, epochs);
     }

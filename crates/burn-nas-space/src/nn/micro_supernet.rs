@@ -42,15 +42,15 @@ pub struct MicroSupernetConfig {
     /// Default [`ConvInit::Uniform`]: each shared weight is trained only by the paths that
     /// select it, and with He's larger weights the batch-normalised convolutions take
     /// smaller effective steps. On the fast preset's Fashion-MNIST supernet, 4 epochs of
-    /// uniformly random cells reach a mean random-cell accuracy of 0.44 with it and 0.36 with
-    /// [`ConvInit::He`] (docs/results.md).
+    /// uniformly random cells reach a mean random-cell accuracy of 0.39 with it and 0.36 with
+    /// [`ConvInit::He`], everything else equal (the leave-one-out table of docs/results.md).
     #[config(default = "ConvInit::Uniform")]
     pub init: ConvInit,
     /// Whether the two branches of a node keep separate op weights (ENAS's code: its `x` and
     /// `y` variable scopes) instead of one set per node and input (the PyTorch reference of
-    /// shared/bench). Default `false`: each weight then trains twice as often; measured on the
-    /// fast preset's supernet, mean random-cell accuracy after 3 epochs 0.39 shared, 0.35 per
-    /// branch.
+    /// shared/bench). Default `false`: each weight then trains twice as often, with half the
+    /// parameters; measured on the fast preset's supernet, no clear difference (mean
+    /// random-cell accuracy after 4 epochs 0.42 shared, 0.43 per branch, within seed noise).
     #[config(default = false)]
     pub per_branch_weights: bool,
 }
@@ -131,8 +131,9 @@ impl SharedCell {
 /// The ENAS micro supernet: stem (3×3 conv to `3C` + BN), `L + 2` cells (reductions at `L/3` and
 /// `2·(L/3) + 1`), ReLU → global pool → dropout → linear.
 ///
-/// Weight sharing as in ENAS: every node keeps one set of op weights per branch and per
-/// possible input anchor; pools and identity have none. A reduction cell reads the previous
+/// Weight sharing as in ENAS: every node keeps one set of op weights per possible input anchor
+/// (and per branch with [`MicroSupernetConfig::per_branch_weights`]); pools and identity have
+/// none. Every cell calibrates both of its inputs. A reduction cell reads the previous
 /// output and its factorized reduction and runs at stride 1 (the ENAS search formulation). A
 /// cell's output projects the concatenated loose ends with the rows of a per-anchor weight
 /// table that belong to them. Only the sampled path runs, so time, memory and gradients are
@@ -181,7 +182,7 @@ impl MicroSupernetConfig {
             // Every cell calibrates both inputs (ReLU → 1×1 conv → BN), even those that already
             // fit: these always-trained convolutions carry what every path needs (as in the
             // PyTorch reference of shared/bench; ENAS's code calibrates only misfits). Measured:
-            // mean random-cell accuracy after 4 epochs 0.44 with, 0.37 without.
+            // mean random-cell accuracy after 4 epochs 0.39 with, 0.37 without (docs/results.md).
             let adapt = inputs
                 .iter()
                 .map(|&(ci, hi)| {
