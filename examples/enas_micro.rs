@@ -184,15 +184,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .with_layers(s.layers)
         .with_channels(s.channels)
         .init(&space, &device.clone().autodiff())?;
-    let augmentation = if task.channels() == 3 {
-        Augmentation::enas()
-    } else {
-        // Fashion-MNIST: no flips (asymmetric items), small shifts only.
-        Augmentation {
-            pad_crop: 2,
-            ..Augmentation::none()
-        }
-    };
+    let augmentation = common::augmentation(task.channels());
     let shared_training = TrainConfig {
         epochs: s.rounds,
         batch_size: s.batch_size,

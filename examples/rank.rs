@@ -122,15 +122,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let archs = (0..cli.archs)
         .map(|_| space.sample(&mut rng))
         .collect::<Result<Vec<_>, _>>()?;
-    let augmentation = if task.channels() == 3 {
-        Augmentation::enas()
-    } else {
-        // Fashion-MNIST: no flips (asymmetric items), small shifts only.
-        Augmentation {
-            pad_crop: 2,
-            ..Augmentation::none()
-        }
-    };
+    let augmentation = common::augmentation(task.channels());
     let training = |epochs: usize| TrainConfig {
         epochs,
         batch_size: 64,

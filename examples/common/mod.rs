@@ -120,6 +120,19 @@ pub fn exit_on_error(result: Result<(), Box<dyn std::error::Error>>) -> std::pro
     }
 }
 
+/// The augmentation of ENAS micro training batches: ENAS's (pad-and-crop 4, flips) for colour
+/// images; for grayscale Fashion-MNIST no flips (its items are asymmetric), shifts of 2 only.
+pub fn augmentation(channels: usize) -> Augmentation {
+    if channels == 3 {
+        Augmentation::enas()
+    } else {
+        Augmentation {
+            pad_crop: 2,
+            ..Augmentation::none()
+        }
+    }
+}
+
 /// Share of `--time-budget` given to the search.
 const SEARCH_SHARE: f64 = 0.4;
 
