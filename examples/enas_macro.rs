@@ -160,6 +160,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         retraining,
         &cli.common,
         &device,
+        None,
     )? {
         println!("ENAS integer string: {}", derived.arch.to_enas_string());
     }

@@ -130,6 +130,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         retraining,
         &cli.common,
         &device,
+        None,
     )?;
     Ok(())
 }

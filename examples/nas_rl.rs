@@ -131,6 +131,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         retraining,
         &cli.common,
         &device,
+        None,
     )?;
     Ok(())
 }

@@ -1,35 +1,42 @@
 //! How well does a cheap performance estimator *rank* architectures? Scores uniformly random
-//! cells of the ENAS micro space with a cheap estimator and with a reference (each cell trained
-//! from scratch as a standalone network), then reports the rank agreement of the two (Kendall
-//! τ, Spearman ρ) and the time each took. A search only needs the estimator to order
-//! architectures like the reference does, not to match its accuracies.
+//! cells of the ENAS micro space with a reference (each cell trained from scratch as a
+//! standalone network) and with each cheap estimator asked for, then reports the rank agreement
+//! of every cheap one with the reference (Kendall τ, Spearman ρ) and the time each took. A
+//! search only needs its estimator to order architectures like the reference does, not to match
+//! its accuracies. The reference trains once; every estimator is compared with the same runs.
 //!
-//! The cheap estimators: `shared` (ENAS weight sharing: a supernet of the children's size
-//! trained for a few epochs on uniformly random cells, each cell scored on `--scores`
-//! validation minibatches), `low-fidelity` (training from scratch for fewer epochs on a
-//! fraction of the data) and `curve` (the reference's training, stopped early when the fitted
-//! learning curve predicts that a run ends below the best so far).
+//! The estimators: `shared` (ENAS weight sharing: a supernet of the children's size trained for
+//! a few epochs on uniformly random cells, each cell scored on the whole validation split),
+//! `shared-he` (the same with the supernet settings before the shared-weight fixes that remain
+//! switchable: He-initialised convolutions, one weight set per branch), `low-fidelity` (training
+//! from scratch for fewer epochs on a fraction of the data, optionally fewer pixels or
+//! channels), `curve` (the reference's training, stopped early when the fitted learning curve
+//! predicts that a run ends below the best so far), `first-epoch` (the reference's own
+//! validation accuracy after its first epoch), `params` (the parameter count, a zero-cost
+//! proxy) and `reseed` (the reference again with another seed: the ceiling any estimator can
+//! reach, since the reference disagrees with itself this much).
 //!
 //! Data: Fashion-MNIST (the embedded 6,000-image subset unless `--data-dir` finds more) split
 //! as `enas_micro`'s fast preset (at most 12,000 images, the last 2,000 validate), at 14×14.
-//! Writes `rank.json` (the report) and `rank.png` (estimate vs reference) into the run
-//! directory (default `runs/rank`).
+//! Writes `rank.json` (every report) and one `rank-<estimator>.png` (estimate vs reference) per
+//! estimator into the run directory (default `runs/rank`).
 //!
 //! ```text
 //! cargo run --release --example rank
-//! cargo run --release --example rank -- --estimator low-fidelity --low-epochs 2
-//! cargo run --release --example rank -- --estimator curve --reference-epochs 8 --archs 10
+//! cargo run --release --example rank -- --estimators shared,reseed --archs 24
+//! cargo run --release --example rank -- --estimators low-fidelity --low-epochs 2
 //! cargo run --release --example rank -- --help
 //! ```
 
 mod common;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
-use burn_nas::estimator::{CosineWarmRestarts, MicroChild};
+use burn_nas::estimator::{CosineWarmRestarts, EstimatorError, MicroChild};
 use burn_nas::prelude::*;
-use burn_nas::search::rank_estimator;
-use burn_nas::space::nn::MicroSupernet;
+use burn_nas::search::{RankReport, rank_estimator};
+use burn_nas::space::nn::{ConvInit, MicroSupernet};
 use clap::{Parser, ValueEnum};
 use common::CommonArgs;
 use rand::SeedableRng;
@@ -43,22 +50,50 @@ const VALID_BATCH: usize = 128;
 enum Cheap {
     /// ENAS shared weights, averaged over `--scores` validation minibatches.
     Shared,
+    /// Shared weights with He-initialised convolutions and one weight set per branch.
+    SharedHe,
     /// Training from scratch for `--low-epochs` on `--low-data-fraction` of the data.
     LowFidelity,
     /// The reference's training with learning-curve early stopping.
     Curve,
+    /// The reference's validation accuracy after its first epoch.
+    FirstEpoch,
+    /// The parameter count of the reference's network.
+    Params,
+    /// The reference's training with seed `--seed` + 1.
+    Reseed,
 }
 
-/// Rank agreement of a cheap estimator with standalone training on ENAS micro cells.
+impl Cheap {
+    /// The label of this estimator in reports and file names.
+    fn label(self) -> &'static str {
+        match self {
+            Cheap::Shared => "shared",
+            Cheap::SharedHe => "shared-he",
+            Cheap::LowFidelity => "low-fidelity",
+            Cheap::Curve => "curve",
+            Cheap::FirstEpoch => "first-epoch",
+            Cheap::Params => "params",
+            Cheap::Reseed => "reseed",
+        }
+    }
+}
+
+/// Rank agreement of cheap estimators with standalone training on ENAS micro cells.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
     /// Uniformly random architectures of the ENAS micro space to rank (seeded by --seed).
     #[arg(long, default_value_t = 20)]
     archs: usize,
-    /// The cheap estimator under study.
-    #[arg(long, value_enum, default_value = "shared")]
-    estimator: Cheap,
+    /// The cheap estimators under study (comma list).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "shared,low-fidelity,curve,first-epoch,params,reseed"
+    )]
+    estimators: Vec<Cheap>,
     /// Shared: epochs the supernet trains on uniformly random cells before scoring.
     #[arg(long, default_value_t = 4)]
     shared_epochs: usize,
@@ -84,6 +119,12 @@ struct Cli {
     /// Low fidelity: fraction of the training images (class-balanced subset).
     #[arg(long, default_value_t = 0.25)]
     low_data_fraction: f64,
+    /// Low fidelity: image size (default: `--image-size`).
+    #[arg(long)]
+    low_image_size: Option<usize>,
+    /// Low fidelity: multiplier of the channel counts.
+    #[arg(long, default_value_t = 1.0)]
+    low_channel_scale: f64,
     /// Curve: epochs trained before the learning curve is fitted (at least 3).
     #[arg(long, default_value_t = 3)]
     curve_min_epochs: usize,
@@ -96,8 +137,8 @@ fn main() -> std::process::ExitCode {
     common::exit_on_error(run())
 }
 
-/// Samples the architectures, builds (and for `shared` trains) the cheap estimator and the
-/// reference, ranks the architectures with both and writes the report.
+/// Samples the architectures, trains the reference on each, then ranks them with every cheap
+/// estimator and writes the reports.
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
     common::init_logging(cli.common.verbose);
@@ -123,12 +164,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .map(|_| space.sample(&mut rng))
         .collect::<Result<Vec<_>, _>>()?;
     let augmentation = common::augmentation(task.channels());
-    let training = |epochs: usize| TrainConfig {
+    let training = |epochs: usize, seed: u64| TrainConfig {
         epochs,
         batch_size: 64,
         lr: CosineWarmRestarts::single(0.05, 5e-4, epochs.max(1)),
         augmentation: augmentation.clone(),
-        seed: cli.common.seed,
+        seed,
         ..TrainConfig::default()
     };
     // No dropout or drop path: pooled trials stay reproducible.
@@ -142,75 +183,137 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             .with_drop_path_keep(1.0)
             .with_dropout(0.0),
     );
-    let from_scratch = |fidelity: Fidelity| {
-        let config = training(fidelity.epochs);
+    let from_scratch = |fidelity: Fidelity, seed: u64| {
+        let config = training(fidelity.epochs, seed);
         TrainFromScratch::new(child.clone(), &task, fidelity, config, device.clone())
             .map(|e| e.with_pool(pool.clone()))
     };
     let reference_fidelity = Fidelity::full(cli.reference_epochs);
-
+    let seed = cli.common.seed;
     let quiet = cli.common.quiet;
-    let mut cheap: Logged<Box<dyn Estimator<MicroArch>>> = match cli.estimator {
-        Cheap::Shared => {
-            let supernet = MicroSupernetConfig::new(task.classes())
-                .with_in_channels(task.channels())
-                .with_image_size(task.image_size())
-                .with_layers(cli.layers)
-                .with_channels(cli.channels)
-                .with_dropout(0.0)
-                .init(&space, &device.clone().autodiff())?;
-            let config = TrainConfig {
-                weight_decay: 1e-4,
-                batch_size: 32,
-                ..training(cli.shared_epochs)
-            };
-            let mut shared = SharedWeights::<MicroSupernet>::new(
-                supernet,
-                &task,
-                config,
-                VALID_BATCH,
-                device.clone(),
-            )?;
-            // The supernet's cells come from their own stream, so the ranked architectures do
-            // not depend on the estimator studied.
-            let mut rng = ChaCha8Rng::seed_from_u64(cli.common.seed.wrapping_add(1));
-            for epoch in 1..=cli.shared_epochs {
-                let loss = shared.train_epoch(&mut || Ok(space.sample(&mut rng)?))?;
-                if !quiet {
-                    eprintln!(
-                        "supernet epoch {epoch}/{}: mean loss {loss:.4}",
-                        cli.shared_epochs
-                    );
-                }
-            }
-            let scores = cli.scores.unwrap_or(task.valid.len() / VALID_BATCH).max(1);
-            Logged::new(Box::new(shared), scores, cli.archs, quiet)
-        }
-        Cheap::LowFidelity => {
-            let fidelity = Fidelity {
-                epochs: cli.low_epochs,
-                data_fraction: cli.low_data_fraction,
-                ..Fidelity::full(cli.low_epochs)
-            };
-            Logged::new(Box::new(from_scratch(fidelity)?), 1, cli.archs, quiet)
-        }
-        Cheap::Curve => {
-            let inner = from_scratch(reference_fidelity.clone())?;
-            let curve = CurveExtrapolation::new(inner, cli.curve_min_epochs, 0.0);
-            Logged::new(Box::new(curve), 1, cli.archs, quiet)
-        }
-    };
-    let mut reference = Logged::new(from_scratch(reference_fidelity)?, 1, cli.archs, quiet);
 
-    let report = rank_estimator(&mut cheap, &mut reference, &archs)?;
-    println!("{report}");
-    run_dir.write(
-        "rank.json",
-        serde_json::to_string_pretty(&report)?.as_bytes(),
-    )?;
-    run_dir.write("rank.png", &report.scatter_png()?)?;
+    // The reference trains every architecture once; each report replays its estimates.
+    let mut trained = Logged::new(
+        from_scratch(reference_fidelity.clone(), seed)?,
+        1,
+        cli.archs,
+        quiet,
+    );
+    let mut references = HashMap::new();
+    for chunk in archs.chunks(trained.parallelism().max(1)) {
+        let children: Vec<(&MicroArch, Option<&MicroArch>)> =
+            chunk.iter().map(|a| (a, None)).collect();
+        for (arch, estimate) in chunk.iter().zip(trained.estimate_many(&children)?) {
+            references.insert(arch.to_json(), estimate);
+        }
+    }
+    let mut reference = Replay::new("train-from-scratch", references.clone(), |e| e.reward);
+
+    let mut reports: Vec<RankReport> = Vec::new();
+    for &which in &cli.estimators {
+        let mut cheap: Box<dyn Estimator<MicroArch>> = match which {
+            Cheap::Shared | Cheap::SharedHe => {
+                let (init, per_branch) = match which {
+                    Cheap::SharedHe => (ConvInit::He, true),
+                    _ => (ConvInit::Uniform, false),
+                };
+                let mut supernet_config = MicroSupernetConfig::new(task.classes())
+                    .with_in_channels(task.channels())
+                    .with_image_size(task.image_size())
+                    .with_layers(cli.layers)
+                    .with_channels(cli.channels)
+                    .with_dropout(0.0);
+                supernet_config.init = init;
+                supernet_config.per_branch_weights = per_branch;
+                let supernet = supernet_config.init(&space, &device.clone().autodiff())?;
+                let config = TrainConfig {
+                    weight_decay: 1e-4,
+                    batch_size: 32,
+                    ..training(cli.shared_epochs, seed)
+                };
+                let mut shared = SharedWeights::<MicroSupernet>::new(
+                    supernet,
+                    &task,
+                    config,
+                    VALID_BATCH,
+                    device.clone(),
+                )?;
+                // The supernet's cells come from their own stream, so the ranked architectures
+                // do not depend on the estimator studied.
+                let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(1));
+                for epoch in 1..=cli.shared_epochs {
+                    let loss = shared.train_epoch(&mut || Ok(space.sample(&mut rng)?))?;
+                    if !quiet {
+                        eprintln!(
+                            "{} supernet epoch {epoch}/{}: mean loss {loss:.4}",
+                            which.label(),
+                            cli.shared_epochs
+                        );
+                    }
+                }
+                let scores = cli.scores.unwrap_or(task.valid.len() / VALID_BATCH).max(1);
+                Box::new(Logged::new(shared, scores, cli.archs, quiet))
+            }
+            Cheap::LowFidelity => {
+                let fidelity = Fidelity {
+                    epochs: cli.low_epochs,
+                    data_fraction: cli.low_data_fraction,
+                    image_size: cli.low_image_size,
+                    channel_scale: cli.low_channel_scale,
+                    ..Fidelity::full(cli.low_epochs)
+                };
+                Box::new(Logged::new(
+                    from_scratch(fidelity, seed)?,
+                    1,
+                    cli.archs,
+                    quiet,
+                ))
+            }
+            Cheap::Curve => {
+                let inner = from_scratch(reference_fidelity.clone(), seed)?;
+                let curve = CurveExtrapolation::new(inner, cli.curve_min_epochs, 0.0);
+                Box::new(Logged::new(curve, 1, cli.archs, quiet))
+            }
+            Cheap::Reseed => Box::new(Logged::new(
+                from_scratch(reference_fidelity.clone(), seed.wrapping_add(1))?,
+                1,
+                cli.archs,
+                quiet,
+            )),
+            Cheap::FirstEpoch => Box::new(Replay::new(
+                "first-epoch",
+                references.clone(),
+                |e: &Estimate| e.metrics.curve.first().copied().unwrap_or(f64::NAN),
+            )),
+            Cheap::Params => Box::new(Replay::new("params", references.clone(), |e| {
+                e.metrics.params.map_or(f64::NAN, |p| p as f64)
+            })),
+        };
+        let mut report = rank_estimator(cheap.as_mut(), &mut reference, &archs)?;
+        report.estimator = which.label().to_string();
+        println!("{report}");
+        run_dir.write(
+            &format!("rank-{}.png", which.label()),
+            &report.scatter_png()?,
+        )?;
+        reports.push(report);
+        // Rewritten after every estimator: a stopped run keeps what it measured.
+        run_dir.write(
+            "rank.json",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "archs": cli.archs,
+                "seed": seed,
+                "reference_epochs": cli.reference_epochs,
+                "channels": cli.channels,
+                "layers": cli.layers,
+                "image_size": cli.image_size,
+                "reports": reports,
+            }))?
+            .as_bytes(),
+        )?;
+    }
     println!(
-        "outputs in {}/ (rank.json, rank.png)",
+        "outputs in {}/ (rank.json, rank-<estimator>.png)",
         run_dir.path().display()
     );
     Ok(())
@@ -305,5 +408,58 @@ impl<A, E: Estimator<A>> Estimator<A> for Logged<E> {
 
     fn name(&self) -> &'static str {
         self.inner.name()
+    }
+}
+
+/// An estimator that answers from estimates made earlier (the reference's runs), each reward
+/// computed from the stored estimate by `reward`: the reference itself, or a proxy read off its
+/// runs (first-epoch accuracy, parameter count), at no cost.
+struct Replay {
+    /// The name reported.
+    name: &'static str,
+    /// Stored estimates by architecture JSON.
+    by_arch: HashMap<String, Estimate>,
+    /// The reward of a stored estimate.
+    reward: fn(&Estimate) -> f64,
+}
+
+impl Replay {
+    /// Replays `by_arch` under `name`, rewarding each architecture with `reward` of its estimate.
+    fn new(
+        name: &'static str,
+        by_arch: HashMap<String, Estimate>,
+        reward: fn(&Estimate) -> f64,
+    ) -> Self {
+        Replay {
+            name,
+            by_arch,
+            reward,
+        }
+    }
+}
+
+impl<A: Architecture> Estimator<A> for Replay {
+    /// The stored estimate of `arch` with this replay's reward; zero seconds (nothing ran).
+    fn estimate(&mut self, arch: &A) -> burn_nas::estimator::Result<Estimate> {
+        let stored =
+            self.by_arch
+                .get(&arch.to_json())
+                .ok_or_else(|| EstimatorError::InvalidSetting {
+                    field: "arch",
+                    reason: format!(
+                        "`{}` has no stored estimate of this architecture",
+                        self.name
+                    ),
+                })?;
+        let mut estimate = stored.clone();
+        estimate.reward = (self.reward)(stored);
+        if self.name != "train-from-scratch" {
+            estimate.metrics.seconds = 0.0;
+        }
+        Ok(estimate)
+    }
+
+    fn name(&self) -> &'static str {
+        self.name
     }
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use burn::tensor::Device;
+use burn_nas::estimator::Metrics;
 use burn_nas::prelude::*;
 use burn_nas::search::{Evaluation, Phase};
 use burn_nas::space::MacroArch;
@@ -393,4 +394,64 @@ fn resume_rejects_a_checkpoint_of_another_search_or_a_damaged_one() {
     let err = RunDir::open(tmp("not-a-run")).unwrap_err();
     assert!(err.to_string().contains("no checkpoint"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A selector whose reward is a fixed function of the architecture (its JSON length).
+struct JsonLength;
+
+impl Estimator<MicroArch> for JsonLength {
+    fn estimate(&mut self, arch: &MicroArch) -> burn_nas::estimator::Result<Estimate> {
+        Ok(Estimate {
+            reward: arch.to_json().len() as f64,
+            metrics: Metrics::default(),
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "json-length"
+    }
+}
+
+#[test]
+fn derive_with_a_selector_picks_the_selectors_best_candidate() {
+    let _turn = turn();
+    // ENAS: the controller's candidates are scored by the selector, not the shared weights.
+    let mut search = enas_micro(1);
+    search.run().unwrap();
+    let derived = search.derive_with(&mut JsonLength).unwrap();
+    let candidates: Vec<&Evaluation> = search
+        .history()
+        .iter()
+        .filter(|e| e.phase == Phase::Derive)
+        .collect();
+    assert_eq!(candidates.len(), 3);
+    for e in &candidates {
+        let arch = MicroArch::from_json(&e.arch.to_string()).unwrap();
+        assert_eq!(e.reward, arch.to_json().len() as f64);
+    }
+    let best = candidates.iter().map(|e| e.reward).fold(f64::MIN, f64::max);
+    assert_eq!(derived.reward, best);
+    assert_eq!(derived.reward, derived.arch.to_json().len() as f64);
+
+    // Multi-trial: the best distinct architectures of the search are re-scored.
+    let mut search = evolution_search(2);
+    search.run().unwrap();
+    let mut evaluated: Vec<MicroArch> = Vec::new();
+    for e in search.history() {
+        let arch = MicroArch::from_json(&e.arch.to_string()).unwrap();
+        if !evaluated.contains(&arch) {
+            evaluated.push(arch);
+        }
+    }
+    let derived = search.derive_with(&mut JsonLength).unwrap();
+    let rescored = search
+        .history()
+        .iter()
+        .filter(|e| e.phase == Phase::Derive)
+        .count();
+    assert_eq!(
+        rescored,
+        evaluated.len().min(Search::<MicroArch>::SELECT_TOP)
+    );
+    assert!(evaluated.contains(&derived.arch));
 }

@@ -349,10 +349,12 @@ pub fn retrain_task(args: &CommonArgs, task: &Task) -> Result<Task, Box<dyn std:
     })
 }
 
-/// Runs the search to its budget, derives the result and, unless `retraining.epochs` is 0,
+/// Runs the search to its budget, derives the result (the candidates scored by `selector` when
+/// given, else by the search's estimator) and, unless `retraining.epochs` is 0,
 /// retrains it with `factory` on `task` (at `--retrain-image-size`). With `--compare-random N`,
 /// then retrains N uniformly random architectures of `space` under exactly the same protocol
 /// and reports where the found one ranks. Prints what was found and where the outputs are.
+#[allow(clippy::too_many_arguments)]
 pub fn finish<A, S, F>(
     mut search: Search<A>,
     space: &S,
@@ -361,6 +363,7 @@ pub fn finish<A, S, F>(
     retraining: TrainConfig,
     args: &CommonArgs,
     device: &Device,
+    selector: Option<&mut dyn Estimator<A>>,
 ) -> Result<Option<Found<A>>, Box<dyn std::error::Error>>
 where
     A: Architecture,
@@ -378,7 +381,16 @@ where
         );
         return Ok(None);
     }
-    let derived = search.derive()?;
+    let derived = match selector {
+        Some(selector) => {
+            eprintln!(
+                "selecting among the derivation candidates by {}…",
+                selector.name()
+            );
+            search.derive_with(selector)?
+        }
+        None => search.derive()?,
+    };
     println!(
         "\nsearch: {} rounds, {} evaluations in {:.0} s",
         search.rounds_done(),

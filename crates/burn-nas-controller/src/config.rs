@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, invalid};
 
 /// A bias added to the logits of one head inside one decision group (ENAS micro adds a fixed
-/// `[0.25, 0.25, −0.25, −0.25, −0.25]` to the reduction cell's op logits).
+/// `[0.25, 0.25, −0.25, −0.25, −0.25]` to the normal cell's op logits).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FixedBias {
-    /// Decision group name (`"reduce"`).
+    /// Decision group name (`"normal"`).
     pub group: String,
     /// Categorical head (`"micro_op"`).
     pub head: String,
@@ -71,8 +71,15 @@ pub struct ReinforceConfig {
     pub position_embedding: bool,
     /// Target density of skip connections (ENAS macro: 0.4).
     pub skip_target: Option<f64>,
-    /// Weight of the KL penalty between skip probabilities and the target (ENAS macro: 0.8).
+    /// Weight of the KL penalty between skip probabilities and the target (ENAS macro: 0.8);
+    /// as in the official code, each layer's KL is summed over its skip bits and the sums are
+    /// averaged over layers.
     pub skip_weight: f64,
+    /// Sample each skip bit from a two-way softmax over `[−l, l]`, i.e. with probability
+    /// σ(2l) for the shaped logit l, and take the skip penalty on σ(l): what the official ENAS
+    /// macro controller does (`general_controller.py`). Off: σ(l) for both, NAS-RL's sigmoid.
+    #[serde(default)]
+    pub skip_two_way_softmax: bool,
     /// Seed of weight initialisation and sampling.
     pub seed: u64,
 }
@@ -101,13 +108,15 @@ impl ReinforceConfig {
             position_embedding: false,
             skip_target: None,
             skip_weight: 0.0,
+            skip_two_way_softmax: false,
             seed: 0,
         }
     }
 
     /// ENAS macro search (official code): 1×64 LSTM without biases, init U(−0.1, 0.1), tanh
     /// constant 1.5, Adam lr 1e-3 (β1 = 0, ε = 1e-3), baseline decay 0.99, entropy weight
-    /// 1e-4, skip target 0.4 with weight 0.8.
+    /// 1e-4, skip target 0.4 with weight 0.8 (each layer's KL summed over its bits, averaged
+    /// over layers), skips sampled from a two-way softmax.
     pub fn enas_macro() -> Self {
         ReinforceConfig {
             hidden: 64,
@@ -129,13 +138,16 @@ impl ReinforceConfig {
             position_embedding: false,
             skip_target: Some(0.4),
             skip_weight: 0.8,
+            skip_two_way_softmax: true,
             seed: 0,
         }
     }
 
     /// ENAS micro search (official code): 1×64 LSTM without biases, temperature 5, tanh
     /// constant 1.1 with op logits reduced by 2.5, learned op bias initialised to
-    /// `[10, 10, 0, 0, 0]`, fixed reduction-cell op bias `[0.25, 0.25, −0.25, −0.25, −0.25]`,
+    /// `[10, 10, 0, 0, 0]`, fixed normal-cell op bias `[0.25, 0.25, −0.25, −0.25, −0.25]`
+    /// (the official controller adds it in the sampler whose arc becomes the normal cell,
+    /// `_build_sampler(use_bias=True)` → `arc_seq_1` → `normal_arc`),
     /// Adam lr 3.5e-3 (β1 = 0, ε = 1e-3), baseline decay 0.99, entropy weight 1e-4.
     ///
     /// The op biases assume the default five ops in ENAS order; for a restricted op set, edit
@@ -154,7 +166,7 @@ impl ReinforceConfig {
                 init: vec![10.0, 10.0, 0.0, 0.0, 0.0],
             }],
             fixed_bias: vec![FixedBias {
-                group: "reduce".into(),
+                group: "normal".into(),
                 head: "micro_op".into(),
                 bias: vec![0.25, 0.25, -0.25, -0.25, -0.25],
             }],
@@ -168,6 +180,7 @@ impl ReinforceConfig {
             position_embedding: false,
             skip_target: None,
             skip_weight: 0.0,
+            skip_two_way_softmax: false,
             seed: 0,
         }
     }

@@ -255,6 +255,19 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for RegularizedEvolution<S> {
             .collect()
     }
 
+    /// Training samples for shared weights follow the population without becoming proposals:
+    /// uniformly random while it is empty, else a tournament winner's mutation. A random
+    /// sample here is not counted as pending, so supernet training never eats into the random
+    /// initial population.
+    fn sample_for_training(&mut self) -> Result<S::Arch> {
+        if self.population.is_empty() {
+            let tokens = self.space.decisions().sample(&mut self.rng);
+            Ok(self.space.decode(&tokens)?)
+        } else {
+            Ok(self.evolved_proposal()?.arch)
+        }
+    }
+
     /// Adds every result to the population in order, the oldest members leaving once it
     /// holds more than [`population`](EvolutionConfig::population). The whole batch is
     /// checked first, so an error leaves the strategy unchanged.

@@ -63,6 +63,9 @@ pub(crate) struct Shaping {
     /// `fixed[group][head]`: a constant added to that head's logits in that group.
     pub fixed: Vec<Vec<Option<Vec<f32>>>>,
     pub skip_target: Option<f64>,
+    /// Skips sampled from a two-way softmax over `[−l, l]` (the official ENAS code), i.e. with
+    /// probability σ(2l), the KL penalty still taken on σ(l) as that code does.
+    pub skip_two_way: bool,
 }
 
 impl Shaping {
@@ -97,7 +100,8 @@ pub(crate) struct Trace {
     pub log_prob: Tensor<1>,
     /// Σ_t entropy of the decisions' distributions, `[m]`.
     pub entropy: Tensor<1>,
-    /// Σ KL(Bernoulli(p_skip) ‖ Bernoulli(target)) over skip bits `[m]`, with the bit count per row.
+    /// Σ KL(Bernoulli(p_skip) ‖ Bernoulli(target)) over skip bits `[m]`, with the number of
+    /// skip decisions (layers with at least one possible skip) per row.
     pub skip_kl: Option<(Tensor<1>, usize)>,
     /// Skip bits on / total, over all rows.
     pub skips: (usize, usize),
@@ -385,7 +389,13 @@ impl Policy {
                         }
                         Decision::SkipSet { among } => {
                             let among = *among;
-                            let logits = shaping.apply(self.attention(&keys, among, &top), false);
+                            let shaped = shaping.apply(self.attention(&keys, among, &top), false);
+                            // The official ENAS code samples from softmax([−l, l]) = σ(2l).
+                            let logits = if shaping.skip_two_way {
+                                shaped.clone() * 2.0
+                            } else {
+                                shaped.clone()
+                            };
                             let bits: Vec<Vec<bool>> = match &mut drive {
                                 Drive::Sample { rng, greedy, .. } => host(sigmoid(logits.clone()))
                                     .chunks(among)
@@ -426,11 +436,21 @@ impl Policy {
                             entropy = entropy
                                 - row_sums(p1.clone() * lp1.clone() + p0.clone() * lp0.clone());
                             if let Some(rho) = shaping.skip_target {
+                                // On σ(l) even when sampling from σ(2l), as the official code.
+                                let (p1, p0, lp1, lp0) = if shaping.skip_two_way {
+                                    let (lq1, lq0) =
+                                        (log_sigmoid(shaped.clone()), log_sigmoid(-shaped));
+                                    (lq1.clone().exp(), lq0.clone().exp(), lq1, lq0)
+                                } else {
+                                    (p1, p0, lp1, lp0)
+                                };
                                 let kl =
                                     row_sums(p1 * (lp1 - rho.ln()) + p0 * (lp0 - (1.0 - rho).ln()));
+                                // Summed over the layer's bits, counted per layer: the
+                                // official code averages per-layer sums over layers.
                                 skip_kl = Some(match skip_kl {
-                                    Some((s, n)) => (s + kl, n + among),
-                                    None => (kl, among),
+                                    Some((s, n)) => (s + kl, n + 1),
+                                    None => (kl, 1),
                                 });
                             }
                             for (row, b) in tokens.iter_mut().zip(bits) {

@@ -71,11 +71,28 @@ fn parts<S: SearchSpace>(
                 ),
             ));
         }
-        for (g, group) in groups.iter().enumerate() {
-            if group.name == bias.group {
-                fixed[g][h] = Some(bias.bias.iter().map(|&v| v as f32).collect());
-            }
-        }
+        let Some(g) = groups.iter().position(|group| group.name == bias.group) else {
+            let names: Vec<&str> = groups.iter().map(|group| group.name.as_str()).collect();
+            return Err(invalid(
+                "fixed_bias",
+                format!(
+                    "the space has no decision group `{}` (it has: {})",
+                    bias.group,
+                    names.join(", ")
+                ),
+            ));
+        };
+        fixed[g][h] = Some(bias.bias.iter().map(|&v| v as f32).collect());
+    }
+    if let Some(bias) = config
+        .learned_bias
+        .iter()
+        .find(|b| !heads.iter().any(|(name, _)| name == &b.head))
+    {
+        return Err(invalid(
+            "learned_bias",
+            format!("the space has no head `{}`", bias.head),
+        ));
     }
     let shaping = Shaping {
         temperature: config.temperature,
@@ -83,6 +100,7 @@ fn parts<S: SearchSpace>(
         op_reduce: config.op_tanh_reduce,
         fixed,
         skip_target: config.skip_target,
+        skip_two_way: config.skip_two_way_softmax,
     };
     Ok((heads, head_of, shaping))
 }
@@ -287,8 +305,9 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
         if self.config.entropy_loss_weight > 0.0 {
             loss = loss - trace.entropy.clone().sum() * (self.config.entropy_loss_weight / m);
         }
-        if let (Some((kl, bits)), true) = (trace.skip_kl, self.config.skip_weight > 0.0) {
-            loss = loss + kl.sum() * (self.config.skip_weight / (bits.max(1) as f64 * m));
+        // ENAS's skip penalty: each layer's KL summed over its bits, averaged over layers.
+        if let (Some((kl, layers)), true) = (trace.skip_kl, self.config.skip_weight > 0.0) {
+            loss = loss + kl.sum() * (self.config.skip_weight / (layers.max(1) as f64 * m));
         }
         let entropy_sum: f64 = entropies.iter().map(|&e| f64::from(e)).sum();
         let (on, bits) = trace.skips;

@@ -47,6 +47,21 @@ pub trait SearchStrategy<A> {
     /// The space rejects sampled tokens (a bug in the space) or the strategy's state is unusable.
     fn propose(&mut self, n: usize) -> Result<Vec<Proposal<A>>>;
 
+    /// One architecture for a weight-sharing estimator to train its supernet on (what a search
+    /// hands to the estimator's `prepare` as its sampler). Unlike
+    /// [`propose`](Self::propose) it must not count as a proposal awaiting its reward: by
+    /// default one fresh proposal, which is right for strategies without pending state (random
+    /// search, REINFORCE sampling its policy).
+    ///
+    /// # Errors
+    /// As [`propose`](Self::propose), or an empty proposal list.
+    fn sample_for_training(&mut self) -> Result<A> {
+        self.propose(1)?
+            .pop()
+            .map(|p| p.arch)
+            .ok_or_else(|| crate::error::state(self.name(), "proposed nothing to train on"))
+    }
+
     /// Learns from evaluated proposals and their rewards (higher is better).
     ///
     /// # Errors

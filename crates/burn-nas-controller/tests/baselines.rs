@@ -274,6 +274,33 @@ fn evolution_resumes_with_random_proposals_pending() -> TestResult {
 }
 
 #[test]
+fn training_samples_leave_evolutions_initial_population_random() -> TestResult {
+    // A weight-sharing search samples the supernet's training cells through the strategy
+    // before the round's proposals. Those samples must not count as proposals pending their
+    // reward, or the random initial population would never be drawn.
+    let space = MicroSpace::default();
+    let mut evo = evolution(space.clone(), 20, 5, 6);
+    for _ in 0..200 {
+        evo.sample_for_training()?;
+    }
+    let first = evo.propose(20)?;
+    assert!(first.iter().all(|p| p.parent.is_none()), "not all random");
+    let results: Vec<_> = first.into_iter().map(|p| (p, 0.5)).collect();
+    evo.observe(&results)?;
+    // With a population, training samples are its mutations: one unit from some member.
+    let members: Vec<Vec<Token>> = evo
+        .population()
+        .map(|(arch, _)| space.encode(arch))
+        .collect::<Result<_, _>>()?;
+    for _ in 0..20 {
+        let tokens = space.encode(&evo.sample_for_training()?)?;
+        assert!(members.iter().any(|m| units_changed(m, &tokens) == 1));
+    }
+    assert!(evo.propose(5)?.iter().all(|p| p.parent.is_some()));
+    Ok(())
+}
+
+#[test]
 fn load_state_rejects_other_strategies_and_spaces() -> TestResult {
     fn is_state_error(result: Result<(), StrategyError>) -> bool {
         matches!(result, Err(StrategyError::State { .. }))

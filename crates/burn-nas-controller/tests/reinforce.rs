@@ -258,12 +258,13 @@ fn controller_reaches_0_9_on_the_nas_rl_space() {
     );
 }
 
-#[test]
-fn skip_penalty_alone_moves_skip_density_to_the_target() {
+/// The skip density a controller reaches under the skip penalty alone (constant reward).
+fn skip_density_under_penalty(two_way: bool) -> (f64, f64) {
     let space = MacroSpace::new(8, &MacroOp::ALL).unwrap();
     let config = ReinforceConfig {
         lr: 0.02,
         entropy_weight: 0.0,
+        skip_two_way_softmax: two_way,
         ..ReinforceConfig::enas_macro()
     };
     assert_eq!(config.skip_target, Some(0.4));
@@ -285,7 +286,7 @@ fn skip_penalty_alone_moves_skip_density_to_the_target() {
         on as f64 / all as f64
     };
     let start = density(&controller.propose(200).unwrap());
-    for _ in 0..150 {
+    for _ in 0..300 {
         // A constant reward: only the penalty carries signal.
         let results: Vec<_> = controller
             .propose(10)
@@ -296,8 +297,22 @@ fn skip_penalty_alone_moves_skip_density_to_the_target() {
         controller.observe(&results).unwrap();
     }
     let end = density(&controller.propose(400).unwrap());
-    println!("skip density {start:.3} -> {end:.3} (target 0.4)");
-    assert!((end - 0.4).abs() <= 0.05, "skip density {end}");
+    (start, end)
+}
+
+#[test]
+fn skip_penalty_alone_moves_skip_density_to_the_target() {
+    // Sigmoid skips: the penalty's probability is the sampling probability.
+    let (start, end) = skip_density_under_penalty(false);
+    println!("sigmoid skips: density {start:.3} -> {end:.3} (target 0.4)");
+    assert!((end - 0.4).abs() <= 0.03, "skip density {end}");
+    // The official ENAS code (the preset) samples from σ(2l) but penalises σ(l): σ(l) → 0.4
+    // means a sampled density of σ(2·logit(0.4)) = 0.308.
+    assert!(ReinforceConfig::enas_macro().skip_two_way_softmax);
+    let (start, end) = skip_density_under_penalty(true);
+    let official = 1.0 / (1.0 + (-2.0 * (0.4f64 / 0.6).ln()).exp());
+    println!("two-way skips: density {start:.3} -> {end:.3} (expected {official:.3})");
+    assert!((end - official).abs() <= 0.03, "skip density {end}");
 }
 
 #[test]
@@ -423,14 +438,38 @@ fn presets_match_the_reference_settings() {
         micro.fixed_bias[0].bias,
         vec![0.25, 0.25, -0.25, -0.25, -0.25]
     );
+    // The official controller biases the sampler whose arc becomes the normal cell.
+    assert_eq!(
+        (
+            micro.fixed_bias[0].group.as_str(),
+            micro.fixed_bias[0].head.as_str()
+        ),
+        ("normal", "micro_op")
+    );
     // The presets build for their spaces, and the micro op biases are refused by a space whose
     // op head has another size.
     Reinforce::new(MicroSpace::default(), micro.clone(), Device::flex()).unwrap();
     Reinforce::new(NasRlSpace::new(4).unwrap(), nas_rl, Device::flex()).unwrap();
     let small = MicroSpace::new(5, &burn_nas_space::MicroOp::ALL[..3]).unwrap();
     assert!(matches!(
-        Reinforce::new(small, micro, Device::flex()),
+        Reinforce::new(small, micro.clone(), Device::flex()),
         Err(StrategyError::InvalidSetting { .. })
+    ));
+    // Biases naming a group or head the space lacks are refused, not silently ignored.
+    let mut misnamed = micro.clone();
+    misnamed.fixed_bias[0].group = "norml".into();
+    let err = Reinforce::new(MicroSpace::default(), misnamed, Device::flex())
+        .err()
+        .expect("unknown group refused");
+    assert!(err.to_string().contains("norml"), "{err}");
+    let mut misnamed = micro;
+    misnamed.learned_bias[0].head = "op".into();
+    assert!(matches!(
+        Reinforce::new(MicroSpace::default(), misnamed, Device::flex()),
+        Err(StrategyError::InvalidSetting {
+            field: "learned_bias",
+            ..
+        })
     ));
 }
 

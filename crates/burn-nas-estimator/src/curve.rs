@@ -257,8 +257,11 @@ impl<E> CurveExtrapolation<E> {
             estimate.metrics.epochs_saved = saved;
             self.epochs_saved += saved;
             if let Some(p) = prediction {
+                // The predicted final epoch ends the curve too, so that rewards read off the
+                // curve (NAS-RL's best of the last 5, cubed) see the prediction as well.
                 let mut predicted = estimate.metrics.clone();
                 predicted.valid_accuracy = p;
+                predicted.curve.push(p);
                 estimate.reward = objective.of(&predicted);
             }
         } else {
@@ -348,5 +351,56 @@ impl<A, E: EpochwiseEstimator<A>> Estimator<A> for CurveExtrapolation<E> {
 
     fn set_batch_observer(&mut self, observer: Option<Arc<dyn BatchObserver>>) {
         self.inner.set_batch_observer(observer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimate::Metrics;
+    use crate::reward::Reward;
+
+    /// A run stopped after 4 of 20 epochs on a rising curve: its reward must come from the
+    /// predicted final accuracy whichever reward reads the metrics.
+    #[test]
+    fn a_stopped_runs_reward_uses_the_prediction_under_every_reward() {
+        let curve = vec![0.30, 0.40, 0.45, 0.48];
+        let rule = StopRule {
+            min_epochs: 3,
+            margin: 0.0,
+            incumbent: Some(0.9),
+            total: 20,
+        };
+        let predicted = rule.last_prediction(&curve).expect("the curve fits");
+        assert!(predicted > 0.48, "prediction {predicted}");
+        let stopped = Estimate {
+            reward: 0.48,
+            metrics: Metrics {
+                valid_accuracy: 0.48,
+                curve: curve.clone(),
+                epochs: 4,
+                stopped_early: true,
+                ..Metrics::default()
+            },
+        };
+        for (reward, expected) in [
+            (Reward::ValidAccuracy, predicted),
+            (Reward::MaxLast5Cubed, predicted.powi(3)),
+        ] {
+            let objective = Objective {
+                reward,
+                penalty: None,
+            };
+            let mut curve_estimator = CurveExtrapolation::new((), 3, 0.0);
+            let settled = curve_estimator.settle(stopped.clone(), rule, &objective);
+            assert!(
+                (settled.reward - expected).abs() < 1e-12,
+                "{}",
+                settled.reward
+            );
+            assert_eq!(settled.metrics.epochs_saved, 16);
+            // The reported metrics stay what was measured.
+            assert_eq!(settled.metrics.curve, curve);
+        }
     }
 }

@@ -287,11 +287,8 @@ impl<A: Architecture> Search<A> {
             let strategy = &mut self.strategy;
             let mut sampler = || -> burn_nas_estimator::Result<A> {
                 strategy
-                    .propose(1)
-                    .map_err(|e| EstimatorError::Sampler(e.to_string()))?
-                    .pop()
-                    .map(|p| p.arch)
-                    .ok_or_else(|| EstimatorError::Sampler("the strategy proposed nothing".into()))
+                    .sample_for_training()
+                    .map_err(|e| EstimatorError::Sampler(e.to_string()))
             };
             self.estimator.prepare(&mut sampler)?;
         }
@@ -405,14 +402,48 @@ impl<A: Architecture> Search<A> {
     /// [`SearchError::NothingToDerive`] before any evaluation (best-evaluated rule), strategy or
     /// estimator errors, output errors.
     pub fn derive(&mut self) -> Result<Derived<A>> {
+        self.derive_by(None)
+    }
+
+    /// [`derive`](Self::derive) with the candidates scored by another estimator, `selector`,
+    /// instead of the search's own: a two-stage search where a cheap estimator steers the
+    /// strategy and a better-ranking one picks the answer (e.g. ENAS's controller proposes and
+    /// a short low-fidelity training from scratch selects, which ranks cells far better than
+    /// shared weights do; docs/results.md). With [`Derive::Sample`] the strategy's candidates
+    /// are scored once each; with [`Derive::BestEvaluated`] the
+    /// [`SELECT_TOP`](Self::SELECT_TOP) best distinct architectures of the search are.
+    ///
+    /// # Errors
+    /// As [`derive`](Self::derive); the selector's errors.
+    pub fn derive_with(&mut self, selector: &mut dyn Estimator<A>) -> Result<Derived<A>> {
+        self.derive_by(Some(selector))
+    }
+
+    /// How many of the best evaluated architectures [`derive_with`](Self::derive_with) re-scores
+    /// under [`Derive::BestEvaluated`].
+    pub const SELECT_TOP: usize = 10;
+
+    fn derive_by(&mut self, mut selector: Option<&mut dyn Estimator<A>>) -> Result<Derived<A>> {
         // Derivation candidates of an earlier call (a resumed finished run) are replaced.
         self.history.retain(|e| e.phase == Phase::Search);
-        let derived = match self.config.derive {
-            Derive::Sample { candidates, scores } => {
+        let candidates = match (self.config.derive, selector.is_some()) {
+            (Derive::Sample { candidates, .. }, _) => Some(self.strategy.derive(candidates)?),
+            (Derive::BestEvaluated, true) => Some(self.best_evaluated(Self::SELECT_TOP)?),
+            (Derive::BestEvaluated, false) => None,
+        };
+        let derived = match candidates {
+            Some(candidates) => {
+                let scores = match self.config.derive {
+                    Derive::Sample { scores, .. } => scores,
+                    Derive::BestEvaluated => 1,
+                };
                 let round = self.rounds_done;
                 let mut best: Option<Derived<A>> = None;
-                for proposal in self.strategy.derive(candidates)? {
-                    let estimate = self.averaged_estimate(&proposal.arch, scores)?;
+                for proposal in candidates {
+                    let estimate = match selector.as_deref_mut() {
+                        Some(selector) => selector.estimate(&proposal.arch)?,
+                        None => self.averaged_estimate(&proposal.arch, scores)?,
+                    };
                     let mut e = self.record(round, 0, Phase::Derive, &proposal, &estimate)?;
                     e.index = self.history.len();
                     self.history.push(e);
@@ -428,7 +459,7 @@ impl<A: Architecture> Search<A> {
                     SearchError::NothingToDerive("the strategy derived no candidate".into())
                 })?
             }
-            Derive::BestEvaluated => {
+            None => {
                 let best = self
                     .history
                     .iter()
@@ -454,6 +485,34 @@ impl<A: Architecture> Search<A> {
         }
         self.write_outputs(Status::Finished)?;
         Ok(derived)
+    }
+
+    /// The `n` best distinct architectures of the search phase, best first, as proposals.
+    fn best_evaluated(&self, n: usize) -> Result<Vec<Proposal<A>>> {
+        let mut evaluated: Vec<&Evaluation> = self
+            .history
+            .iter()
+            .filter(|e| e.phase == Phase::Search)
+            .collect();
+        evaluated.sort_by(|a, b| b.reward.total_cmp(&a.reward));
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for e in evaluated {
+            let json = e.arch.to_string();
+            if out.len() == n {
+                break;
+            }
+            if seen.insert(json.clone()) {
+                // Only the architecture is needed: derivation records keep no tokens.
+                out.push(Proposal::new(A::from_json(&json)?, Vec::new()));
+            }
+        }
+        if out.is_empty() {
+            return Err(SearchError::NothingToDerive(
+                "no architecture was evaluated".into(),
+            ));
+        }
+        Ok(out)
     }
 
     /// The mean of `scores` estimates of `arch` (reward, validation accuracy and loss; times
