@@ -207,7 +207,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             references.insert(arch.to_json(), estimate);
         }
     }
-    let mut reference = Replay::new("train-from-scratch", references.clone(), |e| e.reward);
+    let mut reference = Replay::reference("train-from-scratch", references.clone());
 
     let mut reports: Vec<RankReport> = Vec::new();
     for &which in &cli.estimators {
@@ -280,12 +280,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 cli.archs,
                 quiet,
             )),
-            Cheap::FirstEpoch => Box::new(Replay::new(
+            Cheap::FirstEpoch => Box::new(Replay::proxy(
                 "first-epoch",
                 references.clone(),
                 |e: &Estimate| e.metrics.curve.first().copied().unwrap_or(f64::NAN),
             )),
-            Cheap::Params => Box::new(Replay::new("params", references.clone(), |e| {
+            Cheap::Params => Box::new(Replay::proxy("params", references.clone(), |e| {
                 e.metrics.params.map_or(f64::NAN, |p| p as f64)
             })),
         };
@@ -421,11 +421,26 @@ struct Replay {
     by_arch: HashMap<String, Estimate>,
     /// The reward of a stored estimate.
     reward: fn(&Estimate) -> f64,
+    /// Whether answers cost nothing (a proxy read off the runs: zero seconds) or keep the
+    /// stored runs' seconds (the reference itself).
+    free: bool,
 }
 
 impl Replay {
-    /// Replays `by_arch` under `name`, rewarding each architecture with `reward` of its estimate.
-    fn new(
+    /// Replays `by_arch` under `name` with its runs' seconds, rewarding each architecture with
+    /// its estimate's reward.
+    fn reference(name: &'static str, by_arch: HashMap<String, Estimate>) -> Self {
+        Replay {
+            name,
+            by_arch,
+            reward: |e| e.reward,
+            free: false,
+        }
+    }
+
+    /// A proxy read off the runs of `by_arch` at no cost: each architecture's reward is
+    /// `reward` of its estimate.
+    fn proxy(
         name: &'static str,
         by_arch: HashMap<String, Estimate>,
         reward: fn(&Estimate) -> f64,
@@ -434,6 +449,7 @@ impl Replay {
             name,
             by_arch,
             reward,
+            free: true,
         }
     }
 }
@@ -453,7 +469,7 @@ impl<A: Architecture> Estimator<A> for Replay {
                 })?;
         let mut estimate = stored.clone();
         estimate.reward = (self.reward)(stored);
-        if self.name != "train-from-scratch" {
+        if self.free {
             estimate.metrics.seconds = 0.0;
         }
         Ok(estimate)

@@ -201,9 +201,11 @@ fn enas_macro_search_writes_a_complete_run_directory() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// NAS-RL children trained 5 epochs, fitted after 3; a margin of −1 stops every run once an
+/// incumbent exists (its prediction − 1 is below any accuracy), so stopping is exercised.
 fn nas_rl_estimator(seed: u64) -> CurveExtrapolation<TrainFromScratch<NasRlChild>> {
     let fidelity = Fidelity {
-        epochs: 3,
+        epochs: 5,
         data_fraction: 0.5,
         image_size: Some(10),
         channel_scale: 1.0,
@@ -213,11 +215,11 @@ fn nas_rl_estimator(seed: u64) -> CurveExtrapolation<TrainFromScratch<NasRlChild
         NasRlChild(NasRlNetConfig::new(10)),
         task(),
         fidelity,
-        training(3, seed),
+        training(5, seed),
         Device::flex(),
     )
     .unwrap();
-    CurveExtrapolation::new(inner, 3, 0.0)
+    CurveExtrapolation::new(inner, 3, -1.0)
 }
 
 #[test]
@@ -243,6 +245,15 @@ fn nas_rl_search_with_curve_extrapolation_writes_a_complete_run_directory() {
         .map(|e| e.reward)
         .fold(f64::NEG_INFINITY, f64::max);
     assert_eq!(derived.reward, best);
+    // The first child sets the incumbent; every later one stops after 3 of 5 epochs, its
+    // reward the prediction.
+    let history = search.history();
+    assert!(!history[0].metrics.stopped_early);
+    for e in &history[1..] {
+        assert!(e.metrics.stopped_early, "child {} was not stopped", e.index);
+        assert_eq!((e.metrics.epochs, e.metrics.epochs_saved), (3, 2));
+        assert_eq!(Some(e.reward), e.metrics.predicted_accuracy);
+    }
     check_run_dir(&dir, &derived.arch, 2 * 2);
     std::fs::remove_dir_all(&dir).unwrap();
 }
