@@ -47,10 +47,10 @@ enum Preset {
     /// (2 + 2 cells × 8 channels) at 14×14 on up to 10,000 training images (the last 2,000 of
     /// the first 12,000 validate), 4 rounds of 30 controller updates × 10; pick the best of 16
     /// controller samples by one epoch of training from scratch on a quarter of the images
-    /// (`--select-by low-fidelity`: shared weights of so short a search do not rank); retrain the found
-    /// cell (3 + 2 cells × 16 channels, uniform initialisation, no augmentation) at 14×14 for
-    /// 640 steps of 64 images on every image the search saw but the last 1,000 (8 epochs on
-    /// the embedded 6,000-image subset).
+    /// (`--select-by low-fidelity`: shared weights of so short a search do not rank); retrain
+    /// the found cell (3 + 2 cells × 16 channels, uniform initialisation, no augmentation) at
+    /// 14×14 for 640 steps of 64 images on every image the search saw but the last 1,000 (8
+    /// epochs on the embedded 6,000-image subset).
     Fast,
     /// ENAS's CIFAR-10 settings: supernet 6 + 2 layers × 20 channels, 45k/5k split, 150 epochs
     /// of search; retrain 15 layers × 36 channels, aux head, drop path, 630 epochs. For a GPU.
