@@ -263,33 +263,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut selector = match s.select_by {
         SelectBy::Shared => None,
         SelectBy::LowFidelity => {
-            let child = MicroChild(
-                MicroNetConfig::new(task.classes())
-                    .with_in_channels(task.channels())
-                    .with_image_size(search_task.image_size())
-                    .with_layers(s.layers)
-                    .with_channels(s.channels)
-                    .with_aux_head(false)
-                    .with_drop_path_keep(1.0)
-                    .with_dropout(0.0),
-            );
             let fidelity = Fidelity {
                 data_fraction: 0.25,
                 ..Fidelity::full(1)
             };
-            let training = TrainConfig {
-                epochs: 1,
-                batch_size: 64,
-                lr: CosineWarmRestarts::single(0.05, 5e-4, 1),
-                augmentation: augmentation.clone(),
-                seed: cli.common.seed,
-                ..TrainConfig::default()
-            };
             Some(TrainFromScratch::new(
-                child,
+                common::standalone_micro_child(&search_task, s.layers, s.channels),
                 &search_task,
                 fidelity,
-                training,
+                common::short_training(1, augmentation.clone(), cli.common.seed),
                 device.clone(),
             )?)
         }

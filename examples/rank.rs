@@ -33,9 +33,9 @@ mod common;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use burn_nas::estimator::{CosineWarmRestarts, EstimatorError, MicroChild};
+use burn_nas::estimator::EstimatorError;
 use burn_nas::prelude::*;
-use burn_nas::search::{RankReport, rank_estimator};
+use burn_nas::search::{RankReport, estimate_all, rank_estimator};
 use burn_nas::space::nn::{ConvInit, MicroSupernet};
 use clap::{Parser, ValueEnum};
 use common::CommonArgs;
@@ -164,25 +164,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .map(|_| space.sample(&mut rng))
         .collect::<Result<Vec<_>, _>>()?;
     let augmentation = common::augmentation(task.channels());
-    let training = |epochs: usize, seed: u64| TrainConfig {
-        epochs,
-        batch_size: 64,
-        lr: CosineWarmRestarts::single(0.05, 5e-4, epochs.max(1)),
-        augmentation: augmentation.clone(),
-        seed,
-        ..TrainConfig::default()
-    };
-    // No dropout or drop path: pooled trials stay reproducible.
-    let child = MicroChild(
-        MicroNetConfig::new(task.classes())
-            .with_in_channels(task.channels())
-            .with_image_size(task.image_size())
-            .with_layers(cli.layers)
-            .with_channels(cli.channels)
-            .with_aux_head(false)
-            .with_drop_path_keep(1.0)
-            .with_dropout(0.0),
-    );
+    let training =
+        |epochs: usize, seed: u64| common::short_training(epochs, augmentation.clone(), seed);
+    let child = common::standalone_micro_child(&task, cli.layers, cli.channels);
     let from_scratch = |fidelity: Fidelity, seed: u64| {
         let config = training(fidelity.epochs, seed);
         TrainFromScratch::new(child.clone(), &task, fidelity, config, device.clone())
@@ -199,14 +183,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         cli.archs,
         quiet,
     );
-    let mut references = HashMap::new();
-    for chunk in archs.chunks(trained.parallelism().max(1)) {
-        let children: Vec<(&MicroArch, Option<&MicroArch>)> =
-            chunk.iter().map(|a| (a, None)).collect();
-        for (arch, estimate) in chunk.iter().zip(trained.estimate_many(&children)?) {
-            references.insert(arch.to_json(), estimate);
-        }
-    }
+    let references: HashMap<String, Estimate> = archs
+        .iter()
+        .map(Architecture::to_json)
+        .zip(estimate_all(&mut trained, &archs)?)
+        .collect();
     let mut reference = Replay::reference("train-from-scratch", references.clone());
 
     let mut reports: Vec<RankReport> = Vec::new();

@@ -12,7 +12,7 @@ use burn::tensor::Device;
 use burn_nas::backend::DevicePool;
 use burn_nas::data::{ImageDataset, cifar10, fashion_mnist};
 use burn_nas::estimator::{
-    BatchObserver, CosineWarmRestarts, RetrainReport, module_to_bytes, retrain,
+    BatchObserver, CosineWarmRestarts, MicroChild, RetrainReport, module_to_bytes, retrain,
 };
 use burn_nas::prelude::*;
 use burn_nas::search::{Derived, RandomComparison, compare_with_random};
@@ -130,6 +130,35 @@ pub fn augmentation(channels: usize) -> Augmentation {
             pad_crop: 2,
             ..Augmentation::none()
         }
+    }
+}
+
+/// A standalone ENAS micro child of `task`'s shape with `layers` normal cells × `channels`:
+/// no auxiliary head, drop path or dropout (the network `rank` measures and `enas_micro`'s
+/// low-fidelity selection trains; pooled trials stay reproducible).
+pub fn standalone_micro_child(task: &Task, layers: usize, channels: usize) -> MicroChild {
+    MicroChild(
+        MicroNetConfig::new(task.classes())
+            .with_in_channels(task.channels())
+            .with_image_size(task.image_size())
+            .with_layers(layers)
+            .with_channels(channels)
+            .with_aux_head(false)
+            .with_drop_path_keep(1.0)
+            .with_dropout(0.0),
+    )
+}
+
+/// Training of a standalone child for a ranking or a selection: `epochs` of 64-image batches,
+/// one cosine decay 0.05 → 5e-4, `augmentation`, `seed`.
+pub fn short_training(epochs: usize, augmentation: Augmentation, seed: u64) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: 64,
+        lr: CosineWarmRestarts::single(0.05, 5e-4, epochs.max(1)),
+        augmentation,
+        seed,
+        ..TrainConfig::default()
     }
 }
 

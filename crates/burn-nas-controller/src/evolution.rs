@@ -184,11 +184,18 @@ impl<S: SearchSpace> RegularizedEvolution<S> {
         self.population.iter().map(|m| (&m.arch, m.reward))
     }
 
-    fn random_proposal(&mut self) -> Result<Proposal<S::Arch>> {
+    /// A uniformly random architecture of the space, not counted as pending.
+    fn random_sample(&mut self) -> Result<Proposal<S::Arch>> {
         let tokens = self.space.decisions().sample(&mut self.rng);
         let arch = self.space.decode(&tokens)?;
-        self.pending_random += 1;
         Ok(Proposal::new(arch, tokens))
+    }
+
+    /// A random proposal of the initial population, pending until its reward is observed.
+    fn random_proposal(&mut self) -> Result<Proposal<S::Arch>> {
+        let proposal = self.random_sample()?;
+        self.pending_random += 1;
+        Ok(proposal)
     }
 
     /// A tournament among `sample_size` distinct members, then one mutation of the winner.
@@ -260,12 +267,12 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for RegularizedEvolution<S> {
     /// sample here is not counted as pending, so supernet training never eats into the random
     /// initial population.
     fn sample_for_training(&mut self) -> Result<S::Arch> {
-        if self.population.is_empty() {
-            let tokens = self.space.decisions().sample(&mut self.rng);
-            Ok(self.space.decode(&tokens)?)
+        let sample = if self.population.is_empty() {
+            self.random_sample()?
         } else {
-            Ok(self.evolved_proposal()?.arch)
-        }
+            self.evolved_proposal()?
+        };
+        Ok(sample.arch)
     }
 
     /// Adds every result to the population in order, the oldest members leaving once it

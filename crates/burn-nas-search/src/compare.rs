@@ -205,7 +205,14 @@ pub fn rank_estimator<A: Architecture>(
     })
 }
 
-fn estimate_all<A>(estimator: &mut dyn Estimator<A>, archs: &[A]) -> Result<Vec<Estimate>> {
+/// Estimates every architecture of `archs` once, in order, through
+/// [`Estimator::estimate_many`] in batches of the estimator's
+/// [`parallelism`](Estimator::parallelism) (so a pooled estimator trains a batch concurrently).
+///
+/// # Errors
+/// [`SearchError::Estimator`] when the estimator fails; [`SearchError::Compare`] when it
+/// returns another number of estimates than it was given architectures.
+pub fn estimate_all<A>(estimator: &mut dyn Estimator<A>, archs: &[A]) -> Result<Vec<Estimate>> {
     let batch = estimator.parallelism().max(1);
     let mut out = Vec::with_capacity(archs.len());
     for chunk in archs.chunks(batch) {

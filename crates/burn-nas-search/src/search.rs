@@ -426,17 +426,19 @@ impl<A: Architecture> Search<A> {
     fn derive_by(&mut self, mut selector: Option<&mut dyn Estimator<A>>) -> Result<Derived<A>> {
         // Derivation candidates of an earlier call (a resumed finished run) are replaced.
         self.history.retain(|e| e.phase == Phase::Search);
-        let candidates = match (self.config.derive, selector.is_some()) {
-            (Derive::Sample { candidates, .. }, _) => Some(self.strategy.derive(candidates)?),
-            (Derive::BestEvaluated, true) => Some(self.best_evaluated(Self::SELECT_TOP)?),
-            (Derive::BestEvaluated, false) => None,
+        // The candidates to score and the estimates averaged per candidate; `None`: take the
+        // best evaluated architecture as it is.
+        let candidates = match self.config.derive {
+            Derive::Sample { candidates, scores } => {
+                Some((self.strategy.derive(candidates)?, scores))
+            }
+            Derive::BestEvaluated if selector.is_some() => {
+                Some((self.best_evaluated(Self::SELECT_TOP)?, 1))
+            }
+            Derive::BestEvaluated => None,
         };
         let derived = match candidates {
-            Some(candidates) => {
-                let scores = match self.config.derive {
-                    Derive::Sample { scores, .. } => scores,
-                    Derive::BestEvaluated => 1,
-                };
+            Some((candidates, scores)) => {
                 let round = self.rounds_done;
                 let mut best: Option<Derived<A>> = None;
                 for proposal in candidates {
@@ -498,10 +500,10 @@ impl<A: Architecture> Search<A> {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for e in evaluated {
-            let json = e.arch.to_string();
             if out.len() == n {
                 break;
             }
+            let json = e.arch.to_string();
             if seen.insert(json.clone()) {
                 // Only the architecture is needed: derivation records keep no tokens.
                 out.push(Proposal::new(A::from_json(&json)?, Vec::new()));
