@@ -11,6 +11,7 @@ mod common;
 
 use burn_nas::estimator::CosineWarmRestarts;
 use burn_nas::prelude::*;
+use burn_nas::space::nn::CellStyle;
 use clap::Parser;
 use common::CommonArgs;
 
@@ -65,7 +66,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .with_channels(cli.channels)
         .with_aux_head(false)
         .with_drop_path_keep(1.0)
-        .with_dropout(0.0);
+        .with_dropout(0.0)
+        .with_cell_style(CellStyle::Projected);
     let fidelity = Fidelity {
         epochs: cli.child_epochs,
         data_fraction: cli.data_fraction,

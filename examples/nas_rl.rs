@@ -5,18 +5,27 @@
 //!
 //! ```text
 //! cargo run --release --example nas_rl
-//! cargo run --release --example nas_rl -- --curve-extrapolation --rounds 10
+//! cargo run --release --example nas_rl -- --curve-extrapolation --child-epochs 6
 //! cargo run --release --example nas_rl -- --devices cuda:0,cuda:1   # 2 children at a time
 //! cargo run --release --example nas_rl -- --help
 //! ```
 
 mod common;
 
-use burn_nas::estimator::{CosineWarmRestarts, Estimator};
+use burn_nas::estimator::{CosineWarmRestarts, Estimator, Objective, Reward};
 use burn_nas::prelude::*;
 use burn_nas::space::NasRlArch;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use common::CommonArgs;
+
+/// The reward the controller learns from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RewardKind {
+    /// Zoph & Le: the best validation accuracy of the last 5 epochs, cubed.
+    MaxLast5Cubed,
+    /// The last epoch's validation accuracy.
+    Accuracy,
+}
 
 /// NAS-RL with children trained from scratch at low fidelity.
 #[derive(Debug, Parser)]
@@ -40,10 +49,14 @@ struct Cli {
     /// Multiply every child's filter counts (lower fidelity).
     #[arg(long, default_value_t = 0.5)]
     channel_scale: f64,
-    /// Stop children whose extrapolated learning curve ends below the best so far (needs at
-    /// least 4 child epochs to matter: the curve is fitted after 3).
+    /// Stop children whose extrapolated learning curve ends below the best so far. The curve
+    /// is fitted after 3 epochs, so this needs `--child-epochs 4` or more.
     #[arg(long)]
     curve_extrapolation: bool,
+    /// The controller's reward: NAS-RL's maximum validation accuracy of the last 5 epochs,
+    /// cubed (the paper's), or the last epoch's validation accuracy.
+    #[arg(long, value_enum, default_value = "max-last5-cubed")]
+    reward: RewardKind,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -55,6 +68,14 @@ fn main() -> std::process::ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
     common::init_logging(cli.common.verbose);
+    if cli.curve_extrapolation && cli.child_epochs < 4 {
+        return Err(format!(
+            "--curve-extrapolation fits the curve after 3 epochs and so cannot stop a child of \
+             --child-epochs {}: use --child-epochs 4 or more",
+            cli.child_epochs
+        )
+        .into());
+    }
     let device = common::device(&cli.common)?;
     let (task, data) = common::load_task(&cli.common, 12_000, 2_000)?;
     let pool = common::pool(&cli.common)?;
@@ -88,7 +109,14 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         training,
         device.clone(),
     )?
-    .with_pool(pool.clone());
+    .with_pool(pool.clone())
+    .with_objective(Objective {
+        reward: match cli.reward {
+            RewardKind::MaxLast5Cubed => Reward::MaxLast5Cubed,
+            RewardKind::Accuracy => Reward::ValidAccuracy,
+        },
+        penalty: None,
+    });
     let estimator: Box<dyn Estimator<NasRlArch>> = if cli.curve_extrapolation {
         Box::new(CurveExtrapolation::new(from_scratch, 3, 0.0))
     } else {
@@ -106,6 +134,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let extra = serde_json::json!({
         "example": "nas_rl", "data": data, "device": cli.common.device.to_string(),
         "devices": pool.to_string(), "fidelity": fidelity, "curve_extrapolation": cli.curve_extrapolation,
+        "reward": format!("{:?}", cli.reward),
         "seed": cli.common.seed,
     });
     let search = common::attach(search, &cli.common, "nas_rl", extra)?;

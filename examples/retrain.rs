@@ -18,7 +18,7 @@ use burn_nas::estimator::{
 };
 use burn_nas::prelude::*;
 use burn_nas::search::RunDir;
-use burn_nas::space::nn::ConvInit;
+use burn_nas::space::nn::{CellStyle, ConvInit};
 use clap::Parser;
 use common::CommonArgs;
 
@@ -62,6 +62,10 @@ struct Cli {
     /// Micro: initialise convolutions uniformly (PyTorch's default) instead of He-normal.
     #[arg(long)]
     uniform_init: bool,
+    /// Micro: project each cell's concatenated output back to its channels (as the supernet
+    /// and `enas_micro`'s fast preset do) instead of ENAS's plain concatenation.
+    #[arg(long)]
+    project_cells: bool,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -103,6 +107,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 .with_aux_head(cli.aux_head)
                 .with_drop_path_keep(cli.drop_path_keep)
                 .with_dropout(cli.dropout)
+                .with_cell_style(if cli.project_cells {
+                    CellStyle::Projected
+                } else {
+                    CellStyle::Enas
+                })
                 .with_init(if cli.uniform_init {
                     ConvInit::Uniform
                 } else {

@@ -52,7 +52,7 @@ use burn_nas_space::nn::kernels::{
     pointwise_conv, pool2d,
 };
 use burn_nas_space::nn::{
-    MacroSupernet, MacroSupernetConfig, MicroNet, MicroNetConfig, MicroSupernet,
+    CellStyle, MacroSupernet, MacroSupernetConfig, MicroNet, MicroNetConfig, MicroSupernet,
     MicroSupernetConfig, Mode, NetError, Network,
 };
 use burn_nas_space::{ArchError, MacroOp, MacroSpace, MicroArch, MicroSpace, SearchSpace};
@@ -419,6 +419,7 @@ impl Bench {
                     .with_aux_head(false)
                     .with_drop_path_keep(1.0)
                     .with_dropout(0.0)
+                    .with_cell_style(CellStyle::Projected)
                     .init(&arch, &ad)?;
                 State::Child(Some(net), optimizer())
             }

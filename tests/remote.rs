@@ -7,7 +7,6 @@
 //! (`cargo test --features remote` builds both).
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,7 +16,7 @@ use burn_nas::estimator::{BatchObserver, Estimate};
 use burn_nas::prelude::*;
 
 mod support;
-use support::{assert_same_history, nas_rl_estimator, nas_rl_history, turn};
+use support::{assert_same_history, example_binary, nas_rl_estimator, nas_rl_history, turn};
 
 /// A `worker` example process serving `flex` on a free loopback port.
 struct WorkerProcess {
@@ -25,28 +24,9 @@ struct WorkerProcess {
     url: String,
 }
 
-fn worker_binary() -> PathBuf {
-    // Test binaries live in target/<profile>/deps, examples in target/<profile>/examples.
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps/<test>");
-    let path = profile_dir
-        .join("examples")
-        .join(format!("worker{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: build it with `cargo build --features remote --example worker` \
-         (or run `cargo test --features remote`, which builds examples)",
-        path.display()
-    );
-    path
-}
-
 impl WorkerProcess {
     fn start() -> WorkerProcess {
-        let mut child = Command::new(worker_binary())
+        let mut child = Command::new(example_binary("worker"))
             .args(["--device", "flex", "--port", "0", "--bind", "127.0.0.1"])
             .env_remove("BURN_NAS_DEVICE")
             .stdout(Stdio::piped())

@@ -466,3 +466,74 @@ fn derive_with_a_selector_picks_the_selectors_best_candidate() {
     );
     assert!(evaluated.contains(&derived.arch));
 }
+
+/// An estimator whose reward is the architecture's JSON length plus noise that changes on
+/// every call (as a shared-weight score on one minibatch does): a search's best single reward
+/// is partly luck.
+struct NoisyJsonLength(u64);
+
+impl Estimator<MicroArch> for NoisyJsonLength {
+    fn estimate(&mut self, arch: &MicroArch) -> burn_nas::estimator::Result<Estimate> {
+        self.0 += 1;
+        Ok(Estimate {
+            reward: arch.to_json().len() as f64 + (self.0 * 7_919 % 100) as f64,
+            metrics: Metrics::default(),
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "noisy-json-length"
+    }
+}
+
+#[test]
+fn rescore_scores_the_best_evaluated_again_and_keeps_the_best_new_score() {
+    let space = micro_space();
+    let config = SearchConfig {
+        derive: Derive::Rescore {
+            candidates: 4,
+            scores: 3,
+        },
+        ..quiet(SearchConfig::multi_trial(3, 5))
+    };
+    let strategy = RandomSearch::new(space.clone(), 3);
+    let mut search = Search::new(&space, strategy, NoisyJsonLength(0), config).unwrap();
+    search.run().unwrap();
+    // The 4 best distinct architectures by their search-phase reward.
+    let mut searched: Vec<(f64, String)> = search
+        .history()
+        .iter()
+        .map(|e| (e.reward, e.arch.to_string()))
+        .collect();
+    searched.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut top: Vec<String> = Vec::new();
+    for (_, arch) in searched {
+        if top.len() < 4 && !top.contains(&arch) {
+            top.push(arch);
+        }
+    }
+
+    let derived = search.derive().unwrap();
+    let rescored: Vec<&Evaluation> = search
+        .history()
+        .iter()
+        .filter(|e| e.phase == Phase::Derive)
+        .collect();
+    let mut rescored_archs: Vec<String> = rescored.iter().map(|e| e.arch.to_string()).collect();
+    rescored_archs.sort();
+    top.sort();
+    assert_eq!(rescored_archs, top);
+    let best = rescored.iter().map(|e| e.reward).fold(f64::MIN, f64::max);
+    assert_eq!(derived.reward, best);
+
+    let config = SearchConfig {
+        derive: Derive::Rescore {
+            candidates: 0,
+            scores: 1,
+        },
+        ..quiet(SearchConfig::multi_trial(1, 1))
+    };
+    let strategy = RandomSearch::new(space.clone(), 3);
+    let err = Search::new(&space, strategy, NoisyJsonLength(0), config).unwrap_err();
+    assert!(err.to_string().contains("derive.candidates"), "{err}");
+}

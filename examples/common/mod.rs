@@ -16,7 +16,7 @@ use burn_nas::estimator::{
 };
 use burn_nas::prelude::*;
 use burn_nas::search::{Derived, RandomComparison, compare_with_random};
-use burn_nas::space::nn::Network;
+use burn_nas::space::nn::{CellStyle, Network};
 use clap::{Args, ValueEnum};
 
 /// The datasets the examples can search on.
@@ -134,8 +134,9 @@ pub fn augmentation(channels: usize) -> Augmentation {
 }
 
 /// A standalone ENAS micro child of `task`'s shape with `layers` normal cells × `channels`:
-/// no auxiliary head, drop path or dropout (the network `rank` measures and `enas_micro`'s
-/// low-fidelity selection trains; pooled trials stay reproducible).
+/// no auxiliary head, drop path or dropout, cells projected back to their width as in the
+/// supernet (the network `rank` measures and `enas_micro`'s low-fidelity selection trains;
+/// pooled trials stay reproducible).
 pub fn standalone_micro_child(task: &Task, layers: usize, channels: usize) -> MicroChild {
     MicroChild(
         MicroNetConfig::new(task.classes())
@@ -145,7 +146,8 @@ pub fn standalone_micro_child(task: &Task, layers: usize, channels: usize) -> Mi
             .with_channels(channels)
             .with_aux_head(false)
             .with_drop_path_keep(1.0)
-            .with_dropout(0.0),
+            .with_dropout(0.0)
+            .with_cell_style(CellStyle::Projected),
     )
 }
 

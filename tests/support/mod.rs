@@ -134,3 +134,24 @@ pub fn assert_same_history(actual: &[Evaluation], expected: &[Evaluation]) {
         );
     }
 }
+
+/// Path of an example binary built beside the running test binary: test binaries live in
+/// `target/<profile>/deps`, examples in `target/<profile>/examples` (`cargo test` builds the
+/// examples of the enabled features first).
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>");
+    let path = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build --example {name}` (`cargo test` builds \
+         the examples)",
+        path.display()
+    );
+    path
+}

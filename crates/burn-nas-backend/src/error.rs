@@ -43,6 +43,15 @@ pub enum DeviceError {
         extra: &'static str,
     },
 
+    /// A device whose backend is compiled in but cannot run on this machine (no driver).
+    #[error("device `{spec}` is not available on this machine: {reason}")]
+    Unavailable {
+        /// The device as given.
+        spec: String,
+        /// What is missing.
+        reason: String,
+    },
+
     /// A remote device without a usable WebSocket URL.
     #[error("device `{spec}`: {reason}")]
     BadUrl {

@@ -231,6 +231,7 @@ impl DeviceSpec {
     ///
     /// # Errors
     /// [`DeviceError::NotCompiled`] when this build lacks the backend,
+    /// [`DeviceError::Unavailable`] for CUDA without a loadable NVIDIA driver,
     /// [`DeviceError::Connect`] when a remote server cannot be reached.
     pub fn to_device(&self) -> Result<Device, DeviceError> {
         if !self.is_available() {
@@ -250,7 +251,13 @@ impl DeviceSpec {
                 Ok(Device::wgpu(kind))
             }
             #[cfg(feature = "cuda")]
-            DeviceSpec::Cuda(n) => Ok(Device::cuda(*n)),
+            DeviceSpec::Cuda(n) => {
+                cuda_driver_loads().map_err(|reason| DeviceError::Unavailable {
+                    spec: self.to_string(),
+                    reason,
+                })?;
+                Ok(Device::cuda(*n))
+            }
             #[cfg(feature = "remote")]
             DeviceSpec::Remote(url) => {
                 let host = burn::remote::RemoteHost::websocket(url);
@@ -267,9 +274,45 @@ impl DeviceSpec {
     }
 }
 
+/// Whether the NVIDIA driver library loads. burn's CUDA runtime loads it lazily on a worker
+/// thread and panics there when it is missing; checking first turns that into an error.
+#[cfg(feature = "cuda")]
+fn cuda_driver_loads() -> Result<(), String> {
+    const NAMES: &[&str] = if cfg!(windows) {
+        &["nvcuda.dll"]
+    } else {
+        &["libcuda.so.1", "libcuda.so"]
+    };
+    for name in NAMES {
+        // SAFETY: loading the driver runs its initialisers, exactly as the CUDA runtime does
+        // when it opens the device right after; the handle is only dropped here.
+        if unsafe { libloading::Library::new(name) }.is_ok() {
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "the NVIDIA driver ({}) cannot be loaded: install the driver or add its directory to \
+         LD_LIBRARY_PATH",
+        NAMES.join(" or ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "cuda")]
+    #[test]
+    fn cuda_without_a_driver_is_an_error_not_a_panic() {
+        match (cuda_driver_loads(), DeviceSpec::Cuda(0).to_device()) {
+            (Ok(()), device) => assert!(device.is_ok()),
+            (Err(_), Err(DeviceError::Unavailable { spec, reason })) => {
+                assert_eq!(spec, "cuda:0");
+                assert!(reason.contains("NVIDIA driver"), "{reason}");
+            }
+            (Err(_), other) => panic!("expected Unavailable, got ok = {}", other.is_ok()),
+        }
+    }
 
     #[test]
     fn parses_and_prints_every_form() {

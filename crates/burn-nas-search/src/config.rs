@@ -52,6 +52,19 @@ pub enum Derive {
     },
     /// Multi-trial searches: the best architecture evaluated during the search.
     BestEvaluated,
+    /// Strategies without a policy to sample (evolution, random search) under a noisy
+    /// estimator: the `candidates` best distinct architectures of the search are scored again
+    /// (by the selector given to [`Search::derive_with`](crate::Search::derive_with), or by
+    /// the search's estimator `scores` times, averaged) and the best new score wins. A search
+    /// whose rewards are single-minibatch estimates otherwise answers with its luckiest draw.
+    Rescore {
+        /// How many of the best evaluated architectures are scored again.
+        candidates: usize,
+        /// Estimates averaged per candidate when the search's own estimator scores them (see
+        /// [`Derive::Sample::scores`](Derive::Sample)).
+        #[serde(default = "one")]
+        scores: usize,
+    },
 }
 
 /// Settings of a [`Search`](crate::Search).
@@ -129,7 +142,9 @@ impl SearchConfig {
         if b.seconds.is_some_and(|s| !(s > 0.0 && s.is_finite())) {
             return Err(invalid("budget.seconds", "must be a positive number"));
         }
-        if let Derive::Sample { candidates, scores } = self.derive {
+        if let Derive::Sample { candidates, scores } | Derive::Rescore { candidates, scores } =
+            self.derive
+        {
             if candidates == 0 {
                 return Err(invalid("derive.candidates", "must be at least 1"));
             }

@@ -395,8 +395,9 @@ impl<A: Architecture> Search<A> {
     }
 
     /// Chooses the final architecture ([`SearchConfig::derive`]): scores the strategy's
-    /// candidates (recorded in the history as [`Phase::Derive`]) or takes the best evaluated
-    /// one; writes `best_arch.json`, `best_arch.dot` and the summary.
+    /// candidates or the best evaluated ones again (recorded in the history as
+    /// [`Phase::Derive`]), or takes the best evaluated one; writes `best_arch.json`,
+    /// `best_arch.dot` and the summary.
     ///
     /// # Errors
     /// [`SearchError::NothingToDerive`] before any evaluation (best-evaluated rule), strategy or
@@ -410,8 +411,9 @@ impl<A: Architecture> Search<A> {
     /// strategy and a better-ranking one picks the answer (e.g. ENAS's controller proposes and
     /// a short low-fidelity training from scratch selects, which ranks cells far better than
     /// shared weights do; docs/results.md). With [`Derive::Sample`] the strategy's candidates
-    /// are scored once each; with [`Derive::BestEvaluated`] the
-    /// [`SELECT_TOP`](Self::SELECT_TOP) best distinct architectures of the search are.
+    /// are scored once each; with [`Derive::Rescore`] the `candidates` best distinct
+    /// architectures of the search; with [`Derive::BestEvaluated`] the
+    /// [`SELECT_TOP`](Self::SELECT_TOP) best.
     ///
     /// # Errors
     /// As [`derive`](Self::derive); the selector's errors.
@@ -434,6 +436,9 @@ impl<A: Architecture> Search<A> {
             }
             Derive::BestEvaluated if selector.is_some() => {
                 Some((self.best_evaluated(Self::SELECT_TOP)?, 1))
+            }
+            Derive::Rescore { candidates, scores } => {
+                Some((self.best_evaluated(candidates)?, scores))
             }
             Derive::BestEvaluated => None,
         };

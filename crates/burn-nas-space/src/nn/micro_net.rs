@@ -34,7 +34,8 @@ pub struct MicroNetConfig {
     /// Channels `C` of the first cells (doubled at each reduction; the stem has `3C`).
     #[config(default = 36)]
     pub channels: usize,
-    /// Whether to add the auxiliary head after the second reduction cell.
+    /// Whether to add the auxiliary head (on the cell after the second reduction cell, as in
+    /// ENAS).
     #[config(default = true)]
     pub aux_head: bool,
     /// Loss weight of the auxiliary head.
@@ -51,6 +52,30 @@ pub struct MicroNetConfig {
     /// (PyTorch's default; what the fast preset of `enas_micro` retrains with).
     #[config(default = "ConvInit::He")]
     pub init: ConvInit,
+    /// The cells' wiring: ENAS's fixed cell (the default) or the search network's projected
+    /// one.
+    #[config(default = "CellStyle::Enas")]
+    pub cell_style: CellStyle,
+}
+
+/// How a [`MicroNet`] cell is wired around its nodes. Both calibrate the two cell inputs to
+/// the cell's `C` channels (ReLU → 1×1 conv → BN, or a factorized reduction after a
+/// reduction cell) where they do not fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum CellStyle {
+    /// ENAS's fixed cell (`_fixed_layer` of the official `micro_child.py`): the second input
+    /// always passes one more ReLU → 1×1 conv → BN (`layer_base`), and the loose ends (the
+    /// nodes no other node reads) are concatenated, so a cell with `k` loose ends is `k·C`
+    /// channels wide and the next two cells calibrate it. The official final architecture at
+    /// `L = 15`, `C = 36` has the official code's parameter shapes exactly (3.89M without the
+    /// auxiliary head, 4.39M with it; the paper reports 4.6M).
+    #[default]
+    Enas,
+    /// The search network's cell (the supernet's): no `layer_base`, and the concatenated loose
+    /// ends are projected back to `C` channels (ReLU → 1×1 conv → BN), so every cell is `C`
+    /// wide. About a tenth fewer parameters at the paper's size; what the fast preset of
+    /// `enas_micro` retrains (its measurements were made with it).
+    Projected,
 }
 
 /// Indices (in `0..L+2`) of the two reduction cells for `L` normal layers: after `⌊L/3⌋` and
@@ -91,9 +116,11 @@ impl NodeOp {
 #[derive(Module, Debug)]
 struct FixedCell {
     adapt: Vec<Adapter>,
+    /// ENAS's `layer_base` on the second input ([`CellStyle::Enas`]).
+    base: Option<Calibration>,
     ops: Vec<NodeOp>,
     loose_reduce: Vec<Option<FactorizedReduce>>,
-    project: Calibration,
+    project: Option<Calibration>,
     #[module(skip)]
     cell: Cell,
 }
@@ -105,6 +132,7 @@ impl FixedCell {
         inputs: [(usize, usize); 2],
         cout: usize,
         reduction: bool,
+        style: CellStyle,
         init: ConvInit,
         device: &Device,
     ) -> (FixedCell, u64) {
@@ -115,6 +143,11 @@ impl FixedCell {
             .map(|&(c, h)| Adapter::with_init(c, h, cout, h_in, init, device))
             .collect();
         let mut macs = adapt[0].macs(inputs[0].1, inputs[0].1) + adapt[1].macs(h_in, h_in);
+        let base = (style == CellStyle::Enas).then(|| {
+            let base = Calibration::with_init(cout, cout, init, device);
+            macs += base.macs(h_in, h_in);
+            base
+        });
         let mut ops = Vec::with_capacity(2 * cell.nodes.len());
         for node in &cell.nodes {
             for k in 0..2 {
@@ -151,10 +184,14 @@ impl FixedCell {
                 })
             })
             .collect();
-        let project = Calibration::with_init(loose.len() * cout, cout, init, device);
-        macs += project.macs(h_out, h_out);
+        let project = (style == CellStyle::Projected).then(|| {
+            let project = Calibration::with_init(loose.len() * cout, cout, init, device);
+            macs += project.macs(h_out, h_out);
+            project
+        });
         let fixed = FixedCell {
             adapt,
+            base,
             ops,
             loose_reduce,
             project,
@@ -164,10 +201,11 @@ impl FixedCell {
     }
 
     fn forward(&self, x0: Tensor<4>, x1: Tensor<4>, mode: Mode, keep: f64) -> Tensor<4> {
-        let mut anchors = vec![
-            self.adapt[0].forward(x0, mode),
-            self.adapt[1].forward(x1, mode),
-        ];
+        let mut x1 = self.adapt[1].forward(x1, mode);
+        if let Some(base) = &self.base {
+            x1 = base.forward(x1, mode);
+        }
+        let mut anchors = vec![self.adapt[0].forward(x0, mode), x1];
         for (b, node) in self.cell.nodes.iter().enumerate() {
             let mut sum: Option<Tensor<4>> = None;
             for k in 0..2 {
@@ -195,7 +233,19 @@ impl FixedCell {
                 None => anchors[i].clone(),
             })
             .collect();
-        self.project.forward(Tensor::cat(outs, 1), mode)
+        let out = Tensor::cat(outs, 1);
+        match &self.project {
+            Some(project) => project.forward(out, mode),
+            None => out,
+        }
+    }
+
+    /// Channels of the cell's output for a cell of `cout` channels.
+    fn out_channels(&self, cout: usize) -> usize {
+        match self.project {
+            Some(_) => cout,
+            None => self.cell.loose_ends().len() * cout,
+        }
     }
 }
 
@@ -248,12 +298,13 @@ impl AuxHead {
 
 /// The ENAS final network of a micro architecture: a 3×3 stem to `3C` channels + BN, `L + 2`
 /// cells with the reduction cell at positions `L/3` and `2·(L/3) + 1` (channels double at each),
-/// optional auxiliary head after the second reduction, and ReLU → global pool → dropout →
-/// linear.
+/// optional auxiliary head on the cell after the second reduction, and ReLU → global pool →
+/// dropout → linear.
 ///
 /// Reduction cells apply their ops with stride 2 to the cell inputs (identity becomes a
 /// factorized reduction), as ENAS's fixed networks do; a cell's output concatenates the nodes
-/// no other node reads and projects them back to the cell's channels (ReLU → 1×1 conv → BN).
+/// no other node reads ([`CellStyle`]: and, optionally, projects them back to the cell's
+/// channels).
 #[derive(Module, Debug)]
 pub struct MicroNet {
     stem: Conv2d,
@@ -297,6 +348,9 @@ impl MicroNetConfig {
         let mut cout = c;
         let mut cells = Vec::with_capacity(self.layers + 2);
         let mut aux = None;
+        // ENAS's `aux_head_indices`: the cell after the second reduction (the last cell when
+        // there is none).
+        let aux_after = (reductions[1] + 1).min(self.layers + 1);
         for i in 0..self.layers + 2 {
             let reduction = reductions.contains(&i);
             if reduction {
@@ -307,29 +361,38 @@ impl MicroNetConfig {
             } else {
                 &arch.normal
             };
-            let (fixed, m) = FixedCell::new(cell, inputs, cout, reduction, self.init, device);
+            let (fixed, m) = FixedCell::new(
+                cell,
+                inputs,
+                cout,
+                reduction,
+                self.cell_style,
+                self.init,
+                device,
+            );
             macs += m;
+            let width = fixed.out_channels(cout);
             cells.push(fixed);
             let h = if reduction {
                 strided(inputs[1].1, 2)
             } else {
                 inputs[1].1
             };
-            inputs = [inputs[1], (cout, h)];
-            if self.aux_head && i == reductions[1] {
-                let (head, m) = AuxHead::new(cout, h, self.classes, device);
+            inputs = [inputs[1], (width, h)];
+            if self.aux_head && i == aux_after {
+                let (head, m) = AuxHead::new(width, h, self.classes, device);
                 macs += m;
                 aux = Some(head);
             }
         }
-        let head = Classifier::new(cout, self.classes, self.dropout, device);
+        let head = Classifier::new(inputs[1].0, self.classes, self.dropout, device);
         macs += head.macs();
         Ok(MicroNet {
             stem,
             stem_bn: Bn::new(3 * c, device),
             cells,
             aux,
-            aux_after: reductions[1],
+            aux_after,
             aux_weight: self.aux_weight,
             head,
             drop_path_keep: self.drop_path_keep,

@@ -29,7 +29,7 @@ use crate::ArchError;
 
 pub use macro_net::{MacroNet, MacroNetConfig};
 pub use macro_supernet::{MacroSupernet, MacroSupernetConfig};
-pub use micro_net::{MicroNet, MicroNetConfig};
+pub use micro_net::{CellStyle, MicroNet, MicroNetConfig};
 pub use micro_supernet::{MicroSupernet, MicroSupernetConfig};
 pub use mode::Mode;
 pub use nas_rl_net::{NasRlNet, NasRlNetConfig};

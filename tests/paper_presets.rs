@@ -1,0 +1,149 @@
+//! The `paper` presets of the ENAS examples run end to end (search, derivation, retraining,
+//! outputs) on the code path of a full-scale run, shrunk only by the flags a user would pass:
+//! fewer images, one round, a smaller network, one retraining epoch. The preset's own search
+//! loop (controller updates × samples per round) is kept, so the run proves the paper's loop
+//! shape, not just that the binary starts. Full-scale commands: docs/reproducing.md.
+//!
+//! Runs the example binaries that `cargo test` builds beside this test binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+mod support;
+use support::example_binary;
+
+/// A fresh output directory for one run (removed first if an earlier run left it).
+fn out_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "burn-nas-paper-preset-{name}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Runs `example --preset paper` with `args` on the embedded Fashion-MNIST subset and returns
+/// its `summary.json`.
+fn run_paper_preset(example: &str, args: &[&str], out: &Path) -> Value {
+    let output = Command::new(example_binary(example))
+        .args([
+            "--preset",
+            "paper",
+            "--dataset",
+            "fashion-mnist",
+            "--device",
+            "flex",
+        ])
+        .args([
+            "--train-images",
+            "320",
+            "--valid-images",
+            "64",
+            "--rounds",
+            "1",
+        ])
+        .args([
+            "--retrain-epochs",
+            "1",
+            "--retrain-image-size",
+            "14",
+            "--quiet",
+        ])
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .env_remove("BURN_NAS_DEVICE")
+        .output()
+        .expect("start the example");
+    assert!(
+        output.status.success(),
+        "{example} --preset paper failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for file in [
+        "best_arch.json",
+        "best_arch.dot",
+        "history.jsonl",
+        "reward.png",
+    ] {
+        assert!(out.join(file).is_file(), "{example}: no {file}");
+    }
+    let summary = std::fs::read_to_string(out.join("summary.json")).expect("summary.json");
+    serde_json::from_str(&summary).expect("summary.json parses")
+}
+
+/// What every paper-preset run must show: the preset's loop shape, a finished search and a
+/// retrained network with a test accuracy.
+fn assert_paper_run(summary: &Value, updates: u64, samples: u64) {
+    assert_eq!(summary["status"], "finished");
+    assert_eq!(summary["extra"]["preset"], "Paper");
+    assert_eq!(summary["strategy"], "reinforce");
+    assert_eq!(summary["estimator"], "shared-weights");
+    assert_eq!(summary["config"]["updates_per_round"], updates);
+    assert_eq!(summary["config"]["proposals_per_update"], samples);
+    assert_eq!(summary["rounds"], 1);
+    assert_eq!(summary["evaluations"], updates * samples);
+    let retrain = &summary["retrain"];
+    assert_eq!(retrain["curve"].as_array().map(Vec::len), Some(1));
+    let accuracy = retrain["test_accuracy"].as_f64().expect("test accuracy");
+    assert!((0.0..=1.0).contains(&accuracy), "test accuracy {accuracy}");
+    assert!(retrain["params"].as_u64().expect("params") > 0);
+}
+
+#[test]
+fn enas_micro_paper_preset_runs_end_to_end_at_tiny_scale() {
+    let out = out_dir("micro");
+    let summary = run_paper_preset(
+        "enas_micro",
+        &[
+            "--layers",
+            "1",
+            "--channels",
+            "4",
+            "--search-image-size",
+            "14",
+            "--retrain-layers",
+            "3",
+            "--retrain-channels",
+            "4",
+            "--candidates",
+            "2",
+        ],
+        &out,
+    );
+    // The preset's loop: 30 controller updates of 10 samples per epoch of shared training.
+    assert_paper_run(&summary, 30, 10);
+    assert_eq!(summary["space"], "enas_micro");
+    assert_eq!(summary["config"]["derive"]["sample"]["candidates"], 2);
+    // The ENAS final network has the auxiliary head (a 2×2 conv to 768 channels on the cell
+    // after the second reduction): far more parameters than the 4-channel cells alone.
+    assert!(summary["retrain"]["params"].as_u64().unwrap() > 100_000);
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn enas_macro_paper_preset_runs_end_to_end_at_tiny_scale() {
+    let out = out_dir("macro");
+    let summary = run_paper_preset(
+        "enas_macro",
+        &[
+            "--layers",
+            "3",
+            "--channels",
+            "4",
+            "--search-image-size",
+            "14",
+            "--retrain-channels",
+            "4",
+        ],
+        &out,
+    );
+    // The preset's loop: 50 controller updates of 20 samples per epoch, 10 candidates.
+    assert_paper_run(&summary, 50, 20);
+    assert_eq!(summary["space"], "enas_macro");
+    assert_eq!(summary["config"]["derive"]["sample"]["candidates"], 10);
+    let _ = std::fs::remove_dir_all(out);
+}
