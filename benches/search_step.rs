@@ -9,7 +9,7 @@
 //! ```
 
 use burn_nas::backend::Device;
-use burn_nas::bench::{Bench, BenchConfig, Workload};
+use burn_nas_bench::{Bench, BenchConfig, Workload};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::time::{Duration, Instant};
 

@@ -12,7 +12,7 @@
 //! ```
 
 use burn_nas::backend::DeviceSpec;
-use burn_nas::bench::{BenchConfig, Workload, profile_ops, run};
+use burn_nas_bench::{BenchConfig, Workload, profile_ops, run};
 use clap::{Parser, ValueEnum};
 
 #[cfg(feature = "mimalloc")]

@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run --release --example nas_rl
 //! cargo run --release --example nas_rl -- --curve-extrapolation --child-epochs 6
+//! cargo run --release --example nas_rl -- --layers 12 --depth-schedule 6,2,1600  # growing depth
 //! cargo run --release --example nas_rl -- --devices cuda:0,cuda:1   # 2 children at a time
 //! cargo run --release --example nas_rl -- --help
 //! ```
@@ -31,9 +32,14 @@ enum RewardKind {
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
-    /// Layers of every child.
+    /// Layers of every child (with `--depth-schedule`, of the deepest children).
     #[arg(long, default_value_t = 6)]
     layers: usize,
+    /// Grow the children's depth as Zoph & Le do: START layers, STEP more every EVERY sampled
+    /// children, up to `--layers` (the paper: 6,2,1600). Off by default: every child has
+    /// `--layers` layers.
+    #[arg(long, value_name = "START,STEP,EVERY")]
+    depth_schedule: Option<DepthSchedule>,
     /// Children trained per controller update (m).
     #[arg(long, default_value_t = 8)]
     children_per_update: usize,
@@ -53,6 +59,12 @@ struct Cli {
     /// is fitted after 3 epochs, so this needs `--child-epochs 4` or more.
     #[arg(long)]
     curve_extrapolation: bool,
+    /// With `--curve-extrapolation`: stop a child when the probability that it ends above the
+    /// best so far, under the curve ensemble's prediction, falls below this (Domhan et al.'s
+    /// rule; `CurveExtrapolation::probabilistic`). Without it, a child stops when the single
+    /// best fit predicts it ends below the best so far.
+    #[arg(long, requires = "curve_extrapolation")]
+    stop_probability: Option<f64>,
     /// The controller's reward: NAS-RL's maximum validation accuracy of the last 5 epochs,
     /// cubed (the paper's), or the last epoch's validation accuracy.
     #[arg(long, value_enum, default_value = "max-last5-cubed")]
@@ -118,7 +130,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         penalty: None,
     });
     let estimator: Box<dyn Estimator<NasRlArch>> = if cli.curve_extrapolation {
-        Box::new(CurveExtrapolation::new(from_scratch, 3, 0.0))
+        Box::new(match cli.stop_probability {
+            Some(delta) => CurveExtrapolation::probabilistic(from_scratch, 3, delta)?,
+            None => CurveExtrapolation::new(from_scratch, 3, 0.0),
+        })
     } else {
         Box::new(from_scratch)
     };
@@ -126,7 +141,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         seed: cli.common.seed,
         ..ReinforceConfig::nas_rl()
     };
-    let strategy = Reinforce::new(space.clone(), controller, device.clone())?;
+    let mut strategy = Reinforce::new(space.clone(), controller, device.clone())?;
+    if let Some(schedule) = cli.depth_schedule {
+        strategy = strategy.with_depth_schedule(schedule)?;
+    }
     let mut config = SearchConfig::multi_trial(6, cli.children_per_update);
     config.budget = common::budget(&cli.common, 6);
     config.quiet = cli.common.quiet;
@@ -134,7 +152,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let extra = serde_json::json!({
         "example": "nas_rl", "data": data, "device": cli.common.device.to_string(),
         "devices": pool.to_string(), "fidelity": fidelity, "curve_extrapolation": cli.curve_extrapolation,
+        "stop_probability": cli.stop_probability,
         "reward": format!("{:?}", cli.reward),
+        "depth_schedule": cli.depth_schedule.map(|s| s.to_string()),
         "seed": cli.common.seed,
     });
     let search = common::attach(search, &cli.common, "nas_rl", extra)?;

@@ -18,10 +18,10 @@
 //! * [`estimator`]: child training and the performance estimators (low fidelity,
 //!   learning-curve extrapolation, weight inheritance, ENAS weight sharing), retraining;
 //! * [`search`]: the search loop — rounds, budgets, derivation, run directories (architecture
-//!   JSON and DOT, history, reward plot, summary, weights), checkpoints and exact resume;
-//! * [`mod@bench`]: the benchmark workloads (the ENAS search step against the PyTorch reference,
-//!   scoring, a per-op profile), shared by `examples/bench.rs`, the criterion bench and CI's
-//!   smoke test.
+//!   JSON and DOT, history, reward plot, summary, weights), checkpoints and exact resume.
+//!
+//! The benchmark workloads (`examples/bench.rs`, the criterion bench) live in the unpublished
+//! `burn-nas-bench` crate of the repository.
 //!
 //! ```
 //! use burn_nas::prelude::*;
@@ -34,10 +34,11 @@
 //! assert_eq!(space.decode(&tokens)?, arch);
 //! # Ok::<(), burn_nas::space::ArchError>(())
 //! ```
-
+//!
+//! ## Cargo features
+#![doc = document_features::document_features!()]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
-
-pub mod bench;
 
 pub use burn_nas_backend as backend;
 pub use burn_nas_controller as controller;
@@ -55,14 +56,13 @@ pub struct ReadmeDoctests;
 pub mod prelude {
     pub use burn_nas_backend::{DeviceError, DevicePool, DeviceSpec};
     pub use burn_nas_controller::{
-        EvolutionConfig, Proposal, RandomSearch, RegularizedEvolution, Reinforce, ReinforceConfig,
-        SearchStrategy, StrategyError,
+        DepthSchedule, EvolutionConfig, Proposal, RandomSearch, RegularizedEvolution, Reinforce,
+        ReinforceConfig, SearchStrategy, StrategyError,
     };
     pub use burn_nas_data::{Augmentation, DataError, ImageDataset};
     pub use burn_nas_estimator::{
-        CurveExtrapolation, Estimate, Estimator, EstimatorError, FaultInjection, Fidelity,
-        MacroChild, MicroChild, NasRlChild, SharedWeights, Task, TrainConfig, TrainFromScratch,
-        WeightInheritance,
+        CurveExtrapolation, Estimate, Estimator, EstimatorError, Fidelity, MacroChild, MicroChild,
+        NasRlChild, SharedWeights, Task, TrainConfig, TrainFromScratch, WeightInheritance,
     };
     pub use burn_nas_search::{
         Budget, Derive, Outcome, RunDir, Search, SearchConfig, SearchError, Status, Summary,

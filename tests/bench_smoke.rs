@@ -2,7 +2,7 @@
 //! assertion): the workloads build, step, and report in the reference format.
 
 use burn_nas::backend::{Device, DeviceSpec};
-use burn_nas::bench::{BenchConfig, PROFILED_OPS, Workload, profile_ops, run};
+use burn_nas_bench::{BenchConfig, PROFILED_OPS, Workload, profile_ops, run};
 
 #[test]
 fn every_workload_runs_one_tiny_step() {

@@ -24,7 +24,10 @@
 //! assert!("tpu".parse::<DeviceSpec>().is_err());
 //! # Ok::<(), burn_nas_backend::DeviceError>(())
 //! ```
-
+//!
+//! ## Cargo features
+#![doc = document_features::document_features!()]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod error;

@@ -5,6 +5,7 @@
 
 mod adam;
 mod config;
+mod depth;
 mod error;
 mod params;
 mod policy;
@@ -14,6 +15,7 @@ pub mod synthetic;
 
 pub use adam::{Adam, AdamState};
 pub use config::{FixedBias, LearnedBias, ReinforceConfig};
+pub use depth::DepthSchedule;
 pub use params::TensorValues;
 pub use policy::Policy;
 pub use reinforce::{Reinforce, UpdateStats};

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::adam::{Adam, AdamState};
 use crate::config::ReinforceConfig;
+use crate::depth::DepthSchedule;
 use crate::error::{Result, check_rewards, invalid, state};
 use crate::params::{TensorValues, export, import};
 use crate::policy::{Drive, Policy, Shaping, steps};
@@ -117,6 +118,10 @@ fn parts<S: SearchSpace>(
 /// with the same code and takes one Adam step on
 /// `Σ_k −log π(a_k)·(R_k − b) / m + skip_weight · KL(p_skip ‖ target)`, where `b` is an
 /// exponential moving average of rewards and `R_k` includes the entropy bonus.
+///
+/// With a [`DepthSchedule`] ([`with_depth_schedule`](Self::with_depth_schedule)) the controller
+/// samples only the first layers of the space, more as the search goes on (Zoph & Le's growing
+/// depth); the LSTM, heads and optimizer are the same at every depth.
 pub struct Reinforce<S: SearchSpace> {
     space: S,
     config: ReinforceConfig,
@@ -129,6 +134,51 @@ pub struct Reinforce<S: SearchSpace> {
     head_of: Vec<Option<usize>>,
     shaping: Shaping,
     stats: UpdateStats,
+    /// Children observed so far (what the depth schedule counts).
+    children: u64,
+    depth: Option<DepthStages<S>>,
+}
+
+/// A depth schedule and the space at each depth it passes below the full one.
+struct DepthStages<S> {
+    schedule: DepthSchedule,
+    /// `(depth, space)` for every scheduled depth below the full space's.
+    shallower: Vec<(usize, S)>,
+    full: usize,
+}
+
+/// The space children are sampled from after `children` observed ones.
+fn active<'a, S: SearchSpace>(
+    space: &'a S,
+    depth: Option<&'a DepthStages<S>>,
+    children: u64,
+) -> &'a S {
+    let Some(stages) = depth else {
+        return space;
+    };
+    let layers = stages.schedule.depth_at(children, stages.full);
+    stages
+        .shallower
+        .iter()
+        .find(|(d, _)| *d == layers)
+        .map_or(space, |(_, s)| s)
+}
+
+/// The space whose decisions have `len` tokens: a scheduled shallower one, else the full one
+/// (whose check then reports a wrong length).
+fn of_length<'a, S: SearchSpace>(
+    space: &'a S,
+    depth: Option<&'a DepthStages<S>>,
+    len: usize,
+) -> &'a S {
+    depth
+        .and_then(|stages| {
+            stages
+                .shallower
+                .iter()
+                .find(|(_, s)| s.decisions().len() == len)
+        })
+        .map_or(space, |(_, s)| s)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -141,6 +191,10 @@ struct SavedReinforce {
     baseline: Option<f64>,
     rng: ChaCha8Rng,
     stats: UpdateStats,
+    #[serde(default)]
+    children: u64,
+    #[serde(default)]
+    depth_schedule: Option<DepthSchedule>,
 }
 
 impl<S: SearchSpace> Reinforce<S> {
@@ -171,7 +225,95 @@ impl<S: SearchSpace> Reinforce<S> {
             baseline: None,
             head_of,
             stats: UpdateStats::default(),
+            children: 0,
+            depth: None,
         })
+    }
+
+    /// The same controller sampling children whose depth grows by `schedule`, up to the
+    /// space's depth (Zoph & Le: 6 layers, 2 more every 1,600 children).
+    ///
+    /// ```
+    /// use burn::tensor::Device;
+    /// use burn_nas_controller::{DepthSchedule, Reinforce, ReinforceConfig, SearchStrategy};
+    /// use burn_nas_space::NasRlSpace;
+    ///
+    /// let space = NasRlSpace::new(10)?;
+    /// let schedule = DepthSchedule { start: 4, step: 2, every: 8 };
+    /// let mut controller = Reinforce::new(space, ReinforceConfig::nas_rl(), Device::flex())?
+    ///     .with_depth_schedule(schedule)?;
+    /// let children = controller.propose(8)?;
+    /// assert!(children.iter().all(|c| c.arch.layers.len() == 4));
+    /// let rewarded: Vec<_> = children.into_iter().map(|c| (c, 0.5)).collect();
+    /// controller.observe(&rewarded)?;
+    /// assert_eq!(controller.active_depth(), Some(6));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// An invalid schedule, a space of fixed depth, a schedule that starts deeper than the
+    /// space, or a space whose shallower versions' decisions are not a prefix of its own.
+    pub fn with_depth_schedule(mut self, schedule: DepthSchedule) -> Result<Self> {
+        schedule.validate()?;
+        let Some(full) = self.space.depth() else {
+            return Err(invalid(
+                "depth_schedule",
+                format!(
+                    "space `{}` has a fixed depth; a depth schedule needs a space that can \
+                     be built at several depths, such as NAS-RL's",
+                    self.space.name()
+                ),
+            ));
+        };
+        if schedule.start > full {
+            return Err(invalid(
+                "depth_schedule.start",
+                format!(
+                    "the schedule starts at {} layers, deeper than the space's {full}",
+                    schedule.start
+                ),
+            ));
+        }
+        let mut shallower = Vec::new();
+        let mut layers = schedule.start;
+        while layers < full {
+            let space = self.space.at_depth(layers)?;
+            if !self
+                .space
+                .decisions()
+                .as_slice()
+                .starts_with(space.decisions().as_slice())
+            {
+                return Err(invalid(
+                    "depth_schedule",
+                    format!(
+                        "the decisions of space `{}` at {layers} layers are not a prefix of \
+                         its decisions at {full}",
+                        self.space.name()
+                    ),
+                ));
+            }
+            shallower.push((layers, space));
+            layers += schedule.step;
+        }
+        self.depth = Some(DepthStages {
+            schedule,
+            shallower,
+            full,
+        });
+        Ok(self)
+    }
+
+    /// The depth the next children are sampled at, under a depth schedule; `None` without one.
+    pub fn active_depth(&self) -> Option<usize> {
+        self.depth
+            .as_ref()
+            .map(|stages| stages.schedule.depth_at(self.children, stages.full))
+    }
+
+    /// Children observed so far (what a depth schedule counts).
+    pub fn children(&self) -> u64 {
+        self.children
     }
 
     /// The space.
@@ -201,8 +343,9 @@ impl<S: SearchSpace> Reinforce<S> {
         let Some(sampler) = self.sampler.as_ref() else {
             return Err(invalid("policy", "no sampling copy"));
         };
+        let space = active(&self.space, self.depth.as_ref(), self.children);
         let trace = sampler.run(
-            self.space.decisions(),
+            space.decisions(),
             &self.head_of,
             &self.shaping,
             Drive::Sample {
@@ -219,7 +362,7 @@ impl<S: SearchSpace> Reinforce<S> {
             .zip(log_probs.into_iter().zip(entropies))
             .map(|(tokens, (lp, ent))| {
                 Ok(Proposal {
-                    arch: self.space.decode(&tokens)?,
+                    arch: space.decode(&tokens)?,
                     tokens,
                     parent: None,
                     log_prob: Some(f64::from(lp)),
@@ -246,8 +389,9 @@ impl<S: SearchSpace> Reinforce<S> {
     /// Tokens that do not fit the space.
     pub fn log_prob(&self, tokens: &[burn_nas_space::Token]) -> Result<f64> {
         let rows = [tokens.to_vec()];
+        let space = of_length(&self.space, self.depth.as_ref(), tokens.len());
         let trace = self.policy.run(
-            self.space.decisions(),
+            space.decisions(),
             &self.head_of,
             &self.shaping,
             Drive::Replay(&rows),
@@ -274,14 +418,32 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
         if results.is_empty() {
             return Ok(());
         }
-        let rows: Vec<_> = results.iter().map(|(p, _)| p.tokens.clone()).collect();
-        let trace = self.policy.run(
-            self.space.decisions(),
-            &self.head_of,
-            &self.shaping,
-            Drive::Replay(&rows),
-        )?;
-        let entropies: Vec<f32> = trace.entropy.clone().into_data().iter::<f32>().collect();
+        // Rows of one length (one depth) are re-scored together; without a depth schedule
+        // that is the whole batch.
+        let mut by_length: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (i, (p, _)) in results.iter().enumerate() {
+            by_length.entry(p.tokens.len()).or_default().push(i);
+        }
+        let mut traces = Vec::with_capacity(by_length.len());
+        let mut entropies = vec![0f32; results.len()];
+        for (len, rows_at) in by_length {
+            let rows: Vec<_> = rows_at
+                .iter()
+                .map(|&i| results[i].0.tokens.clone())
+                .collect();
+            let space = of_length(&self.space, self.depth.as_ref(), len);
+            let trace = self.policy.run(
+                space.decisions(),
+                &self.head_of,
+                &self.shaping,
+                Drive::Replay(&rows),
+            )?;
+            let row_entropies: Vec<f32> = trace.entropy.clone().into_data().iter::<f32>().collect();
+            for (&i, e) in rows_at.iter().zip(row_entropies) {
+                entropies[i] = e;
+            }
+            traces.push((rows_at, trace));
+        }
         // The baseline moves sample by sample, as in the reference code; each sample's
         // advantage is taken against the baseline before it.
         let mut advantages = Vec::with_capacity(results.len());
@@ -296,27 +458,43 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
             reward_sum += reward;
         }
         let m = results.len() as f64;
-        let device = trace.log_prob.device();
-        let advantage = Tensor::<1>::from_data(
-            burn::tensor::TensorData::new(advantages, [results.len()]),
-            &device,
-        );
-        let mut loss = (trace.log_prob * advantage).sum().neg() / m;
-        if self.config.entropy_loss_weight > 0.0 {
-            loss = loss - trace.entropy.clone().sum() * (self.config.entropy_loss_weight / m);
+        let mut loss: Option<Tensor<1>> = None;
+        let (mut on, mut bits) = (0, 0);
+        for (rows_at, trace) in traces {
+            let device = trace.log_prob.device();
+            let advantage = Tensor::<1>::from_data(
+                burn::tensor::TensorData::new(
+                    rows_at.iter().map(|&i| advantages[i]).collect::<Vec<f32>>(),
+                    [rows_at.len()],
+                ),
+                &device,
+            );
+            let mut part = (trace.log_prob * advantage).sum().neg() / m;
+            if self.config.entropy_loss_weight > 0.0 {
+                part = part - trace.entropy.clone().sum() * (self.config.entropy_loss_weight / m);
+            }
+            // ENAS's skip penalty: each layer's KL summed over its bits, averaged over layers.
+            if let (Some((kl, layers)), true) = (trace.skip_kl, self.config.skip_weight > 0.0) {
+                part = part + kl.sum() * (self.config.skip_weight / (layers.max(1) as f64 * m));
+            }
+            on += trace.skips.0;
+            bits += trace.skips.1;
+            loss = Some(match loss {
+                Some(total) => total + part,
+                None => part,
+            });
         }
-        // ENAS's skip penalty: each layer's KL summed over its bits, averaged over layers.
-        if let (Some((kl, layers)), true) = (trace.skip_kl, self.config.skip_weight > 0.0) {
-            loss = loss + kl.sum() * (self.config.skip_weight / (layers.max(1) as f64 * m));
-        }
+        let Some(loss) = loss else {
+            return Err(invalid("policy", "no rows were re-scored"));
+        };
         let entropy_sum: f64 = entropies.iter().map(|&e| f64::from(e)).sum();
-        let (on, bits) = trace.skips;
         let loss_value = f64::from(loss.clone().into_scalar::<f32>());
         let grads = GradientsParams::from_grads(loss.backward(), &self.policy);
         // Modules are cheap handles; the clone is replaced by the stepped policy at once.
         let policy = self.policy.clone();
         self.policy = self.adam.step(policy, &grads);
         self.sampler = None;
+        self.children += results.len() as u64;
         self.stats = UpdateStats {
             updates: self.stats.updates + 1,
             loss: loss_value,
@@ -342,6 +520,8 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
             baseline: self.baseline,
             rng: self.rng.clone(),
             stats: self.stats.clone(),
+            children: self.children,
+            depth_schedule: self.depth.as_ref().map(|stages| stages.schedule),
         };
         serde_json::to_value(saved).map_err(|e| state("reinforce", e))
     }
@@ -362,6 +542,18 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
                     "the state is for space `{}`, not `{}`",
                     saved.space,
                     self.space.name()
+                ),
+            ));
+        }
+        let schedule = self.depth.as_ref().map(|stages| stages.schedule);
+        if saved.depth_schedule != schedule {
+            let show = |s: Option<DepthSchedule>| s.map_or("none".to_string(), |s| s.to_string());
+            return Err(state(
+                "reinforce",
+                format!(
+                    "the state was saved with depth schedule {}, this controller has {}",
+                    show(saved.depth_schedule),
+                    show(schedule)
                 ),
             ));
         }
@@ -394,6 +586,7 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
         self.baseline = saved.baseline;
         self.rng = saved.rng;
         self.stats = saved.stats;
+        self.children = saved.children;
         Ok(())
     }
 }

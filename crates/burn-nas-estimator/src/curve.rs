@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::curve_ensemble::CurveEnsemble;
+use crate::error::{Result, invalid};
 use crate::estimate::{BatchObserver, Estimate, Estimator};
 use crate::reward::Objective;
 use crate::state::EstimatorState;
@@ -153,31 +154,109 @@ fn points(curve: &[f64], n: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Learning-curve extrapolation around any epoch-wise estimator: after `min_epochs` epochs the
-/// validation curve is fitted ([`fit_curve`]) and extrapolated to the planned last epoch; a
-/// run whose prediction (plus `margin`) is below the incumbent — the best final accuracy of
-/// the runs completed so far — is stopped. A stopped run's reward uses the predicted final
-/// accuracy; its metrics record `stopped_early`, `epochs_saved` and `predicted_accuracy`.
+/// When [`CurveExtrapolation`] stops a run, given the incumbent (the best final validation
+/// accuracy of the runs completed so far).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum StopCriterion {
+    /// The single best fit of [`fit_curve`], extrapolated to the last epoch, plus the margin
+    /// is below the incumbent.
+    Margin(f64),
+    /// The probability that the final accuracy beats the incumbent, under the
+    /// [`CurveEnsemble`]'s predicted distribution, is below `δ` (Domhan et al.'s rule).
+    Probability(f64),
+}
+
+/// Learning-curve extrapolation around any epoch-wise estimator: after `min_epochs` epochs
+/// the validation curve is extrapolated to the planned last epoch after every epoch, and a run
+/// that the [`StopCriterion`] gives up on against the incumbent — the best final accuracy of
+/// the runs completed so far — is stopped. [`new`](Self::new) compares the single best fit
+/// plus a margin; [`probabilistic`](Self::probabilistic) stops when `P(final > incumbent) < δ`
+/// under a [`CurveEnsemble`]. A stopped run's reward uses the predicted final accuracy; its
+/// metrics record `stopped_early`, `epochs_saved` and `predicted_accuracy`.
+///
+/// ```
+/// use burn::tensor::Device;
+/// use burn_nas_data::{Augmentation, fashion_mnist};
+/// use burn_nas_estimator::{
+///     CosineWarmRestarts, CurveExtrapolation, Estimator, Fidelity, NasRlChild, Task, TrainConfig,
+///     TrainFromScratch,
+/// };
+/// use burn_nas_space::nn::NasRlNetConfig;
+/// use burn_nas_space::{NasRlSpace, SearchSpace};
+/// use rand::SeedableRng;
+///
+/// let (train, _) = fashion_mnist::load_embedded()?;
+/// let train = train.subset(&(0..200).collect::<Vec<_>>())?;
+/// let task = Task::split(train, 100, None)?.reduced(1.0, Some(10), 0)?;
+/// let net = NasRlNetConfig::new(task.classes())
+///     .with_in_channels(task.channels())
+///     .with_image_size(task.image_size());
+/// let training = TrainConfig {
+///     epochs: 4,
+///     batch_size: 50,
+///     lr: CosineWarmRestarts::single(0.05, 0.005, 4),
+///     augmentation: Augmentation::none(),
+///     ..TrainConfig::default()
+/// };
+/// let inner =
+///     TrainFromScratch::new(NasRlChild(net), &task, Fidelity::full(4), training, Device::flex())?;
+/// // Fit each curve after 3 of its 4 epochs; stop a child whose predicted final accuracy is
+/// // below the best so far.
+/// let mut curve = CurveExtrapolation::new(inner, 3, 0.0);
+/// let space = NasRlSpace::new(2)?;
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+/// for _ in 0..2 {
+///     let estimate = curve.estimate(&space.sample(&mut rng)?)?;
+///     assert!(estimate.reward.is_finite());
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct CurveExtrapolation<E> {
     inner: E,
     min_epochs: usize,
-    margin: f64,
+    criterion: StopCriterion,
+    ensemble: CurveEnsemble,
     incumbent: Option<f64>,
     epochs_saved: usize,
 }
 
 impl<E> CurveExtrapolation<E> {
-    /// Wraps `inner`; fits after `min_epochs` (at least 3) epochs; stops when the prediction plus
-    /// `margin` is below the incumbent.
+    /// Wraps `inner`; fits after `min_epochs` (at least 3) epochs; stops when the single best
+    /// fit's prediction plus `margin` is below the incumbent.
     pub fn new(inner: E, min_epochs: usize, margin: f64) -> Self {
         CurveExtrapolation {
             inner,
             min_epochs: min_epochs.max(3),
-            margin,
+            criterion: StopCriterion::Margin(margin),
+            ensemble: CurveEnsemble::default(),
             incumbent: None,
             epochs_saved: 0,
         }
+    }
+
+    /// Wraps `inner`; predicts with a [`CurveEnsemble`] after `min_epochs` (at least 3)
+    /// epochs; stops when `P(final > incumbent) < delta`.
+    ///
+    /// # Errors
+    /// [`EstimatorError::InvalidSetting`](crate::EstimatorError::InvalidSetting) unless
+    /// `0 < delta < 1`.
+    pub fn probabilistic(inner: E, min_epochs: usize, delta: f64) -> Result<Self> {
+        if !(delta > 0.0 && delta < 1.0) {
+            return Err(invalid(
+                "delta",
+                format!("a stop probability must be in (0, 1), not {delta}"),
+            ));
+        }
+        Ok(CurveExtrapolation {
+            criterion: StopCriterion::Probability(delta),
+            ..Self::new(inner, min_epochs, 0.0)
+        })
+    }
+
+    /// The stop criterion.
+    pub fn criterion(&self) -> StopCriterion {
+        self.criterion
     }
 
     /// The best final validation accuracy of completed runs.
@@ -200,43 +279,135 @@ impl<E> CurveExtrapolation<E> {
 #[derive(Debug, Clone, Copy)]
 struct StopRule {
     min_epochs: usize,
-    margin: f64,
+    criterion: StopCriterion,
+    ensemble: CurveEnsemble,
     incumbent: Option<f64>,
     total: usize,
 }
 
 impl StopRule {
+    /// The predicted final accuracy from `curve` (all of it), by the criterion's predictor.
+    fn predict(&self, curve: &[f64]) -> Option<f64> {
+        match self.criterion {
+            StopCriterion::Margin(_) => {
+                fit_curve(&points(curve, curve.len())).map(|fit| fit.predict(self.total as f64))
+            }
+            StopCriterion::Probability(_) => {
+                self.ensemble.predict(curve, self.total).map(|p| p.mean)
+            }
+        }
+    }
+
     /// Whether a run with validation accuracies `curve` so far should stop.
     fn verdict(&self, curve: &[f64]) -> Control {
         let n = curve.len();
-        if n >= self.min_epochs
-            && n < self.total
-            && let Some(fit) = fit_curve(&points(curve, n))
-            && self
-                .incumbent
-                .is_some_and(|inc| fit.predict(self.total as f64) + self.margin < inc)
-        {
-            return Control::Stop;
+        let Some(incumbent) = self.incumbent else {
+            return Control::Continue;
+        };
+        if n < self.min_epochs || n >= self.total {
+            return Control::Continue;
         }
-        Control::Continue
+        let stop = match self.criterion {
+            StopCriterion::Margin(margin) => self
+                .predict(curve)
+                .is_some_and(|prediction| prediction + margin < incumbent),
+            StopCriterion::Probability(delta) => self
+                .ensemble
+                .predict(curve, self.total)
+                .is_some_and(|p| p.prob_above(incumbent) < delta),
+        };
+        if stop {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
     }
 
-    /// The last prediction made while watching `curve`: the fit of the longest prefix the
-    /// watcher fitted (at least `min_epochs`, fewer than `total` epochs) that has a fit.
+    /// The last prediction made while watching `curve`: from the longest prefix the watcher
+    /// fitted (at least `min_epochs`, fewer than `total` epochs) that has a fit.
     fn last_prediction(&self, curve: &[f64]) -> Option<f64> {
         let longest = curve.len().min(self.total.saturating_sub(1));
         (self.min_epochs..=longest)
             .rev()
-            .find_map(|n| fit_curve(&points(curve, n)))
-            .map(|fit| fit.predict(self.total as f64))
+            .find_map(|n| self.predict(&curve[..n]))
     }
+}
+
+/// What early stopping did when replayed on recorded learning curves ([`replay_stopping`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoppingReplay {
+    /// Curves replayed.
+    pub runs: usize,
+    /// Runs stopped early.
+    pub stopped: usize,
+    /// Stopped runs whose recorded final accuracy beat the incumbent they were stopped
+    /// against: the stops that lost a better architecture.
+    pub wrongly_stopped: usize,
+    /// Epochs not trained because of the stops.
+    pub epochs_saved: usize,
+    /// Epochs all runs would train without stopping.
+    pub epochs_total: usize,
+    /// Whether the best final accuracy of all curves was among the runs that completed.
+    pub kept_the_best: bool,
+}
+
+/// Replays [`CurveExtrapolation`]'s early stopping on recorded learning curves (validation
+/// accuracy after every epoch of complete runs, in the order they would be trained): the
+/// incumbent is the best final accuracy of the runs completed so far, and a run stops at the
+/// first epoch from `min_epochs` on where `criterion` gives up on it. For choosing `δ` or a
+/// margin on curves of one's own task without training anything again.
+pub fn replay_stopping(
+    curves: &[Vec<f64>],
+    min_epochs: usize,
+    criterion: StopCriterion,
+    ensemble: CurveEnsemble,
+) -> StoppingReplay {
+    let mut replay = StoppingReplay {
+        runs: curves.len(),
+        ..StoppingReplay::default()
+    };
+    let mut incumbent: Option<f64> = None;
+    let best = curves
+        .iter()
+        .filter_map(|c| c.last().copied())
+        .fold(f64::NEG_INFINITY, f64::max);
+    for curve in curves {
+        let total = curve.len();
+        replay.epochs_total += total;
+        let rule = StopRule {
+            min_epochs: min_epochs.max(3),
+            criterion,
+            ensemble,
+            incumbent,
+            total,
+        };
+        let stop = (rule.min_epochs..total).find(|&n| rule.verdict(&curve[..n]) == Control::Stop);
+        let last = curve.last().copied().unwrap_or(0.0);
+        match stop {
+            Some(n) => {
+                replay.stopped += 1;
+                replay.epochs_saved += total - n;
+                if incumbent.is_some_and(|i| last > i) {
+                    replay.wrongly_stopped += 1;
+                }
+            }
+            None => {
+                incumbent = Some(incumbent.map_or(last, |i| i.max(last)));
+                if last >= best {
+                    replay.kept_the_best = true;
+                }
+            }
+        }
+    }
+    replay
 }
 
 impl<E> CurveExtrapolation<E> {
     fn rule(&self, total: usize) -> StopRule {
         StopRule {
             min_epochs: self.min_epochs,
-            margin: self.margin,
+            criterion: self.criterion,
+            ensemble: self.ensemble,
             incumbent: self.incumbent,
             total,
         }
@@ -367,7 +538,8 @@ mod tests {
         let curve = vec![0.30, 0.40, 0.45, 0.48];
         let rule = StopRule {
             min_epochs: 3,
-            margin: 0.0,
+            criterion: StopCriterion::Margin(0.0),
+            ensemble: CurveEnsemble::default(),
             incumbent: Some(0.9),
             total: 20,
         };
@@ -402,5 +574,44 @@ mod tests {
             // The reported metrics stay what was measured.
             assert_eq!(settled.metrics.curve, curve);
         }
+    }
+
+    /// Replayed on a good curve, a hopeless one and a better one: only the hopeless one stops,
+    /// under either criterion, and its saved epochs are counted.
+    #[test]
+    fn replayed_stopping_stops_only_the_hopeless_run() {
+        let rise = |a: f64, b: f64, c: f64| -> Vec<f64> {
+            (1..=10)
+                .map(|t| a - b * (-c * f64::from(t)).exp())
+                .collect()
+        };
+        let curves = vec![
+            rise(0.8, 0.5, 0.4),
+            rise(0.3, 0.2, 0.5),
+            rise(0.9, 0.6, 0.3),
+        ];
+        for criterion in [StopCriterion::Margin(0.0), StopCriterion::Probability(0.05)] {
+            let replay = replay_stopping(&curves, 3, criterion, CurveEnsemble::default());
+            assert_eq!(replay.runs, 3);
+            assert_eq!(replay.stopped, 1, "{criterion:?}: {replay:?}");
+            assert_eq!(replay.wrongly_stopped, 0);
+            assert_eq!(
+                replay.epochs_saved, 7,
+                "{criterion:?}: stopped after 3 epochs"
+            );
+            assert_eq!(replay.epochs_total, 30);
+            assert!(replay.kept_the_best);
+        }
+    }
+
+    #[test]
+    fn a_stop_probability_outside_0_1_is_refused() {
+        for delta in [0.0, 1.0, -0.5, f64::NAN] {
+            let err = CurveExtrapolation::probabilistic((), 3, delta)
+                .err()
+                .unwrap();
+            assert!(err.to_string().contains("delta"), "{err}");
+        }
+        assert!(CurveExtrapolation::probabilistic((), 3, 0.05).is_ok());
     }
 }

@@ -111,6 +111,38 @@ struct Board<N> {
 /// With [`with_pool`](Self::with_pool), the children of a group are trained concurrently, one
 /// worker thread per device, and the estimates come back in proposal order, identical to a
 /// sequential run with the same seed (see the method for the one exception).
+///
+/// ```
+/// use burn::tensor::Device;
+/// use burn_nas_data::{Augmentation, fashion_mnist};
+/// use burn_nas_estimator::{
+///     CosineWarmRestarts, Estimator, Fidelity, NasRlChild, Task, TrainConfig, TrainFromScratch,
+/// };
+/// use burn_nas_space::nn::NasRlNetConfig;
+/// use burn_nas_space::{NasRlSpace, SearchSpace};
+/// use rand::SeedableRng;
+///
+/// // 200 training and 100 validation images of the embedded Fashion-MNIST subset, 14×14.
+/// let (train, _) = fashion_mnist::load_embedded()?;
+/// let train = train.subset(&(0..300).collect::<Vec<_>>())?;
+/// let task = Task::split(train, 100, None)?.reduced(1.0, Some(14), 0)?;
+/// let net = NasRlNetConfig::new(task.classes())
+///     .with_in_channels(task.channels())
+///     .with_image_size(task.image_size());
+/// let training = TrainConfig {
+///     epochs: 1,
+///     batch_size: 50,
+///     lr: CosineWarmRestarts::single(0.05, 0.005, 1),
+///     augmentation: Augmentation::none(),
+///     ..TrainConfig::default()
+/// };
+/// let mut from_scratch =
+///     TrainFromScratch::new(NasRlChild(net), &task, Fidelity::full(1), training, Device::flex())?;
+/// let arch = NasRlSpace::new(2)?.sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(0))?;
+/// let estimate = from_scratch.estimate(&arch)?;
+/// assert!((0.0..=1.0).contains(&estimate.reward)); // validation accuracy after 1 epoch
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct TrainFromScratch<F> {
     factory: F,
@@ -206,6 +238,7 @@ impl<F> TrainFromScratch<F> {
 
     /// Test hook: makes a worker of the pool fail mid-trial (see [`FaultInjection`]). Only
     /// pooled estimates ([`Estimator::estimate_many`] with a pool) are affected.
+    #[doc(hidden)]
     pub fn with_fault_injection(mut self, fault: FaultInjection) -> Self {
         self.fault = Some(fault);
         self

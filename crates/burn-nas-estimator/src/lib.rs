@@ -20,6 +20,7 @@ pub use burn_nas_backend::DevicePool;
 
 mod clip;
 mod curve;
+mod curve_ensemble;
 mod error;
 mod estimate;
 mod factory;
@@ -35,12 +36,19 @@ mod task;
 mod train;
 
 pub use clip::{clip_global_norm, global_norm};
-pub use curve::{CurveExtrapolation, CurveFit, CurveModel, EpochwiseEstimator, fit_curve};
+pub use curve::{
+    CurveExtrapolation, CurveFit, CurveModel, EpochwiseEstimator, StopCriterion, StoppingReplay,
+    fit_curve, replay_stopping,
+};
+pub use curve_ensemble::{CurveEnsemble, CurveFamily, CurvePrediction, FamilyPrediction};
 pub use error::{EstimatorError, Result};
 pub use estimate::{BatchObserver, Estimate, Estimator, Metrics};
 pub use factory::{ChildFactory, ImageShape, MacroChild, MicroChild, NasRlChild};
 pub use fidelity::Fidelity;
-pub use from_scratch::{DEFAULT_MAX_RETRIES, FaultInjection, TrainFromScratch};
+pub use from_scratch::{DEFAULT_MAX_RETRIES, TrainFromScratch};
+// A test hook (fault-injection tests of the device pool), not part of the documented API.
+#[doc(hidden)]
+pub use from_scratch::FaultInjection;
 pub use inheritance::{WeightInheritance, inherit_weights};
 pub use retrain::{RetrainReport, retrain};
 pub use reward::{Objective, Reward, SizePenalty};

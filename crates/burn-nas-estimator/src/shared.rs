@@ -60,6 +60,44 @@ impl Supernet<MacroArch> for MacroSupernet {
 /// with the shared weights, without autodiff. Batch norm uses batch statistics while scoring,
 /// as the reference code does ([`Mode::SCORE`]); [`with_eval_bn`](Self::with_eval_bn) switches
 /// to running statistics.
+///
+/// ```
+/// use burn::tensor::Device;
+/// use burn_nas_data::{Augmentation, fashion_mnist};
+/// use burn_nas_estimator::{CosineWarmRestarts, Estimator, SharedWeights, Task, TrainConfig};
+/// use burn_nas_space::nn::MicroSupernetConfig;
+/// use burn_nas_space::{MicroOp, MicroSpace, SearchSpace};
+/// use rand::SeedableRng;
+///
+/// // 200 training and 100 validation images of the embedded Fashion-MNIST subset, 14×14.
+/// let (train, _) = fashion_mnist::load_embedded()?;
+/// let train = train.subset(&(0..300).collect::<Vec<_>>())?;
+/// let task = Task::split(train, 100, None)?.reduced(1.0, Some(14), 0)?;
+/// let space = MicroSpace::new(2, &MicroOp::ALL)?;
+/// let device = Device::flex();
+/// let supernet = MicroSupernetConfig::new(task.classes())
+///     .with_in_channels(task.channels())
+///     .with_image_size(task.image_size())
+///     .with_layers(1)
+///     .with_channels(4)
+///     .init(&space, &device.clone().autodiff())?;
+/// let training = TrainConfig {
+///     epochs: 1,
+///     batch_size: 50,
+///     lr: CosineWarmRestarts::single(0.05, 0.005, 1),
+///     augmentation: Augmentation::none(),
+///     ..TrainConfig::default()
+/// };
+/// let mut shared = SharedWeights::new(supernet, &task, training, 50, device)?;
+/// // One epoch of the shared weights, a random cell per minibatch (a strategy's sampler in a
+/// // search), then any cell is scored with them.
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+/// shared.prepare(&mut || Ok(space.sample(&mut rng)?))?;
+/// let cell = space.sample(&mut rng)?;
+/// let estimate = shared.estimate(&cell)?;
+/// assert!((0.0..=1.0).contains(&estimate.reward));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct SharedWeights<S> {
     supernet: Option<S>,
     scorer: Option<S>,

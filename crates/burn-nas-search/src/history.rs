@@ -44,7 +44,7 @@ pub struct Evaluation {
 }
 
 /// The CSV header of [`csv_line`].
-pub const CSV_HEADER: &str = "index,round,update,phase,reward,baseline,entropy,log_prob,\
+pub(crate) const CSV_HEADER: &str = "index,round,update,phase,reward,baseline,entropy,log_prob,\
 valid_accuracy,params,macs,epochs,stopped_early,inherited,retries,seconds,elapsed,arch";
 
 fn opt(v: Option<f64>) -> String {

@@ -38,8 +38,8 @@ pub use compare::{
 };
 pub use config::{Budget, Derive, SearchConfig};
 pub use error::{Result, SearchError};
-pub use history::{CSV_HEADER, Evaluation, Phase, csv_line, to_csv, to_jsonl};
+pub use history::{Evaluation, Phase, csv_line, to_csv, to_jsonl};
 pub use plot::reward_png;
-pub use run_dir::{RunDir, write_atomic};
+pub use run_dir::RunDir;
 pub use search::{Derived, Outcome, Search};
 pub use summary::{Status, Summary};

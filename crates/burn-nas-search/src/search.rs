@@ -48,6 +48,37 @@ pub struct Derived<A> {
 /// learns from the rewards. With a [`RunDir`], the history, reward plot, summary and a
 /// checkpoint are written after every round, and [`Search::resume`] continues a stopped run
 /// exactly (same seed ⇒ same history as an uninterrupted run).
+///
+/// Any strategy, any estimator (yours too) and any space combine:
+///
+/// ```
+/// use burn_nas_controller::RandomSearch;
+/// use burn_nas_estimator::{Estimate, Estimator, Metrics};
+/// use burn_nas_search::{Outcome, Search, SearchConfig};
+/// use burn_nas_space::{MicroArch, MicroOp, MicroSpace};
+///
+/// /// A made-up reward: the share of separable 3×3 convolutions in the normal cell.
+/// struct SepConvShare;
+///
+/// impl Estimator<MicroArch> for SepConvShare {
+///     fn estimate(&mut self, arch: &MicroArch) -> burn_nas_estimator::Result<Estimate> {
+///         let ops: Vec<MicroOp> = arch.normal.nodes.iter().flat_map(|n| n.ops).collect();
+///         let share = ops.iter().filter(|&&op| op == MicroOp::SepConv3x3).count() as f64
+///             / ops.len() as f64;
+///         Ok(Estimate { reward: share, metrics: Metrics::default() })
+///     }
+/// }
+///
+/// let space = MicroSpace::default();
+/// let mut config = SearchConfig::multi_trial(5, 20); // 5 rounds of 20 architectures
+/// config.quiet = true;
+/// let mut search = Search::new(&space, RandomSearch::new(space.clone(), 0), SepConvShare, config)?;
+/// assert_eq!(search.run()?, Outcome::BudgetReached);
+/// assert_eq!(search.history().len(), 100);
+/// let best = search.derive()?; // the best evaluated architecture
+/// assert!(search.history().iter().all(|e| e.reward <= best.reward));
+/// # Ok::<(), burn_nas_search::SearchError>(())
+/// ```
 pub struct Search<A> {
     space_name: String,
     space_size_log10: f64,

@@ -32,7 +32,10 @@
 //! assert_eq!(burn_nas_space::MicroArch::from_json(&json)?, arch);
 //! # Ok::<(), burn_nas_space::ArchError>(())
 //! ```
-
+//!
+//! ## Cargo features
+#![doc = document_features::document_features!()]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod any_arch;

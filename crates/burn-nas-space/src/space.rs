@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::decision::{Decisions, SpaceSize, Token};
-use crate::error::Result;
+use crate::error::{ArchError, Result};
 use crate::json;
 
 /// A typed description of one network of some search space: plain data that can be compared,
@@ -163,5 +163,31 @@ pub trait SearchSpace {
     /// How many architectures (token sequences) the space holds.
     fn size(&self) -> SpaceSize {
         self.decisions().size()
+    }
+
+    /// The space's depth (layers), for spaces that can be built at other depths (see
+    /// [`at_depth`](Self::at_depth)); `None` for spaces of a fixed shape.
+    fn depth(&self) -> Option<usize> {
+        None
+    }
+
+    /// The same space at another depth, whose decisions are a prefix of every deeper version's
+    /// (Zoph & Le's depth schedule: a controller trained on the shallow space keeps its meaning
+    /// when the space deepens).
+    ///
+    /// # Errors
+    /// [`ArchError::InvalidSpace`] for a space of fixed depth (the default) or a depth the
+    /// space cannot have (zero layers).
+    fn at_depth(&self, depth: usize) -> Result<Self>
+    where
+        Self: Sized,
+    {
+        Err(ArchError::InvalidSpace {
+            field: "depth".into(),
+            reason: format!(
+                "space `{}` has a fixed depth and cannot be built with {depth} layers",
+                self.name()
+            ),
+        })
     }
 }

@@ -224,6 +224,22 @@ impl SearchSpace for NasRlSpace {
         Ok(NasRlArch { layers })
     }
 
+    fn depth(&self) -> Option<usize> {
+        Some(self.layers)
+    }
+
+    /// This space with `depth` layers and the same options. A layer's decisions depend only
+    /// on its position, so the shallower space's decisions are a prefix of the deeper one's.
+    fn at_depth(&self, depth: usize) -> Result<Self> {
+        Self::with_options(
+            depth,
+            &self.filter_heights,
+            &self.filter_widths,
+            &self.filter_counts,
+            self.strides.as_deref(),
+        )
+    }
+
     fn encode(&self, arch: &NasRlArch) -> Result<Vec<Token>> {
         if arch.layers.len() != self.layers {
             return Err(ArchError::WrongLength {

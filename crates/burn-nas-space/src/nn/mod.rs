@@ -12,6 +12,9 @@
 //! ([`burn::module::Module::num_params`]) and multiply-accumulates per image ([`Network::macs`]).
 //! Forward passes take a [`Mode`] that says how batch norm, dropout and drop path behave.
 
+// Direct flex kernels: used by the networks and profiled by the bench crate; not part of the
+// documented API.
+#[doc(hidden)]
 pub mod kernels;
 mod macro_net;
 mod macro_supernet;

@@ -24,14 +24,14 @@
 //! forward + backward at the supernet's shapes.
 //!
 //! ```
-//! use burn_nas::backend::DeviceSpec;
-//! use burn_nas::bench::{BenchConfig, Workload, run};
+//! use burn_nas_backend::DeviceSpec;
+//! use burn_nas_bench::{BenchConfig, Workload, run};
 //!
 //! let config = BenchConfig::tiny(Workload::Micro);
 //! let report = run(&config, &DeviceSpec::Flex)?;
 //! assert_eq!(report.seconds.len(), config.steps);
 //! println!("{report}");
-//! # Ok::<(), burn_nas::bench::BenchError>(())
+//! # Ok::<(), burn_nas_bench::BenchError>(())
 //! ```
 
 use std::fmt;
