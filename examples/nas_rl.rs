@@ -35,6 +35,13 @@ struct Cli {
     /// Layers of every child (with `--depth-schedule`, of the deepest children).
     #[arg(long, default_value_t = 6)]
     layers: usize,
+    /// Stride options of every layer (one stride for both axes); the paper's are 1,2,3.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2])]
+    strides: Vec<usize>,
+    /// Predict the stride along the height and along the width separately (Zoph & Le), each
+    /// from `--strides`.
+    #[arg(long)]
+    stride_per_axis: bool,
     /// Grow the children's depth as Zoph & Le do: START layers, STEP more every EVERY sampled
     /// children, up to `--layers` (the paper: 6,2,1600). Off by default: every child has
     /// `--layers` layers.
@@ -95,7 +102,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "NAS-RL on {data}, device {}, children trained on {pool}",
         cli.common.device
     );
-    let space = NasRlSpace::new(cli.layers)?.with_strides(&[1, 2])?;
+    let mut space = NasRlSpace::new(cli.layers)?.with_strides(&cli.strides)?;
+    if cli.stride_per_axis {
+        space = space.with_stride_per_axis()?;
+    }
     let fidelity = Fidelity {
         epochs: cli.child_epochs,
         data_fraction: cli.data_fraction,
@@ -155,6 +165,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "stop_probability": cli.stop_probability,
         "reward": format!("{:?}", cli.reward),
         "depth_schedule": cli.depth_schedule.map(|s| s.to_string()),
+        "strides": cli.strides,
+        "stride_per_axis": cli.stride_per_axis,
         "seed": cli.common.seed,
     });
     let search = common::attach(search, &cli.common, "nas_rl", extra)?;

@@ -255,6 +255,11 @@ fn nas_rl_search_with_curve_extrapolation_writes_a_complete_run_directory() {
         assert_eq!(Some(e.reward), e.metrics.predicted_accuracy);
     }
     check_run_dir(&dir, &derived.arch, 2 * 2);
+    // The compute the speed-up saved is in summary.json: 5 + 3 × 3 epochs trained, 3 × 2 saved.
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["epochs_trained"].as_u64(), Some(14), "{summary}");
+    assert_eq!(summary["epochs_saved"].as_u64(), Some(6), "{summary}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

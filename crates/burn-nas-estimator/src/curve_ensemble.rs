@@ -183,7 +183,8 @@ fn normal_sf(z: f64) -> f64 {
 /// For a curve of validation accuracies after epochs `1..=n`, every [`CurveFamily`] with fewer
 /// parameters than points is fitted by least squares; families are weighted by
 /// `exp(−BIC/(2·T))` ([`bic_temperature`](Self::bic_temperature)); each family's residuals
-/// are resampled `bootstrap` times (a seeded residual bootstrap) and the family refitted,
+/// are reassigned to the epochs in a random order `bootstrap` times (a seeded residual
+/// permutation, i.e. a residual bootstrap without replacement) and the family refitted,
 /// giving the spread of its extrapolation; its residual
 /// standard deviation (at least `min_noise`) is the noise of the final measurement.
 ///
@@ -262,6 +263,8 @@ impl CurveEnsemble {
                 .collect();
             let mut bootstrap = Vec::with_capacity(self.bootstrap);
             for _ in 0..self.bootstrap {
+                // A permutation keeps exactly the residuals observed, which on curves of a
+                // few points is all the noise there is to go on (with replacement: untried).
                 residuals.shuffle(&mut rng);
                 let resampled: Vec<(f64, f64)> = points
                     .iter()

@@ -29,6 +29,7 @@ fn layer(k: usize, filters: usize, stride: usize, inputs: Vec<usize>) -> NasRlLa
         filter_width: k,
         filters,
         stride,
+        stride_width: None,
         inputs,
     }
 }

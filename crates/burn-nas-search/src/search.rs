@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn_nas_controller::{Proposal, SearchStrategy};
-use burn_nas_estimator::{Estimate, Estimator, EstimatorError, RetrainReport};
+use burn_nas_estimator::{Estimate, Estimator, EstimatorError, Metrics, RetrainReport};
 use burn_nas_space::{Architecture, SearchSpace};
 
 use crate::checkpoint::{self, CHECKPOINT_VERSION, Checkpoint};
@@ -237,6 +237,15 @@ impl<A: Architecture> Search<A> {
             .iter()
             .filter(|e| e.phase == Phase::Search)
             .count()
+    }
+
+    /// `per` summed over the search's evaluations (derivation excluded).
+    fn search_epochs(&self, per: impl Fn(&Metrics) -> usize) -> usize {
+        self.history
+            .iter()
+            .filter(|e| e.phase == Phase::Search)
+            .map(|e| per(&e.metrics))
+            .sum()
     }
 
     fn budget_reached(&self, elapsed: f64) -> bool {
@@ -621,6 +630,8 @@ impl<A: Architecture> Search<A> {
             config: self.config.clone(),
             rounds: self.rounds_done,
             evaluations: self.search_evaluations(),
+            epochs_trained: self.search_epochs(|m| m.epochs),
+            epochs_saved: self.search_epochs(|m| m.epochs_saved),
             seconds: self.elapsed(),
             best_search_reward: self.best_search_reward(),
             last_mean_reward: self.last_mean_reward(),
@@ -641,12 +652,20 @@ impl<A: Architecture> Search<A> {
         };
         run.write("history.jsonl", to_jsonl(&self.history).as_bytes())?;
         run.write("history.csv", to_csv(&self.history).as_bytes())?;
-        let title = format!(
+        let mut title = format!(
             "{} on {} with {}",
             self.strategy.name(),
             self.space_name,
             self.estimator.name()
         );
+        let saved = self.search_epochs(|m| m.epochs_saved);
+        if saved > 0 {
+            let trained = self.search_epochs(|m| m.epochs);
+            title.push_str(&format!(
+                " ({saved} of {} child epochs saved by early stopping)",
+                trained + saved
+            ));
+        }
         let png = reward_png(&self.history, &title, &run.file("reward.png"))?;
         run.write("reward.png", &png)?;
         let summary = serde_json::to_string_pretty(&self.summary(status)).map_err(|e| {

@@ -38,6 +38,14 @@ pub struct Summary {
     pub evaluations: usize,
     /// Wall time of the search in seconds (summed over resumed sessions).
     pub seconds: f64,
+    /// Child-training epochs the search's estimates ran (0 for estimators that train no
+    /// children, such as shared weights).
+    #[serde(default)]
+    pub epochs_trained: usize,
+    /// Child-training epochs early stopping saved (learning-curve extrapolation): the compute
+    /// the speed-up did not spend.
+    #[serde(default)]
+    pub epochs_saved: usize,
     /// Highest reward seen during the search.
     pub best_search_reward: Option<f64>,
     /// Mean reward of the last strategy update.

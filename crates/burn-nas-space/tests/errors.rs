@@ -268,6 +268,7 @@ fn skips_not_increasing() {
         filter_width: 3,
         filters: 24,
         stride: 1,
+        stride_width: None,
         inputs,
     };
     let arch = NasRlArch {

@@ -289,6 +289,7 @@ fn parameter_counts_match_hand_computed_values() {
         filter_width: w,
         filters,
         stride: 1,
+        stride_width: None,
         inputs,
     };
     // conv 1·4·3·3 = 36, BN 8, linear 4·2 + 2 = 10.

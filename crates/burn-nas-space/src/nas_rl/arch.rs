@@ -21,13 +21,34 @@ pub struct NasRlLayer {
     pub filter_width: usize,
     /// Number of filters (output channels).
     pub filters: usize,
-    /// Stride (both directions); 1 when the space has no stride decision.
+    /// Stride (both directions, or the height direction when `stride_width` is set); 1 when
+    /// the space has no stride decision.
     #[serde(default = "one")]
     pub stride: usize,
+    /// Stride along the width when it differs from `stride` (spaces built
+    /// [`with_stride_per_axis`](crate::NasRlSpace::with_stride_per_axis) predict one stride
+    /// per axis, as Zoph & Le do); `None`: `stride` in both directions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stride_width: Option<usize>,
     /// Earlier layers whose outputs are concatenated as this layer's input (strictly
     /// increasing); empty means the layer reads the image.
     #[serde(default)]
     pub inputs: Vec<usize>,
+}
+
+impl NasRlLayer {
+    /// `[height, width]` strides.
+    pub fn strides(&self) -> [usize; 2] {
+        [self.stride, self.stride_width.unwrap_or(self.stride)]
+    }
+
+    /// `"2"`, or `"2x1"` when the strides differ by axis.
+    pub(crate) fn stride_label(&self) -> String {
+        match self.strides() {
+            [h, w] if h == w => h.to_string(),
+            [h, w] => format!("{h}x{w}"),
+        }
+    }
 }
 
 /// A NAS-RL architecture (Zoph & Le 2017).
@@ -73,6 +94,7 @@ impl Architecture for NasRlArch {
                 ("filter_width", layer.filter_width),
                 ("filters", layer.filters),
                 ("stride", layer.stride),
+                ("stride_width", layer.stride_width.unwrap_or(1)),
             ] {
                 if value == 0 {
                     return Err(ArchError::OutOfRange {
@@ -103,7 +125,10 @@ impl fmt::Display for NasRlArch {
             write!(
                 f,
                 "layer {i}: {}x{} conv, {} filters, stride {}, ",
-                l.filter_height, l.filter_width, l.filters, l.stride
+                l.filter_height,
+                l.filter_width,
+                l.filters,
+                l.stride_label()
             )?;
             if l.inputs.is_empty() {
                 f.write_str("input image")?;

@@ -13,7 +13,10 @@ pub(crate) fn to_dot(arch: &NasRlArch) -> String {
         let _ = writeln!(
             out,
             "  l{i} [label=\"{i}: {}x{}, {} filters, stride {}\"];",
-            l.filter_height, l.filter_width, l.filters, l.stride
+            l.filter_height,
+            l.filter_width,
+            l.filters,
+            l.stride_label()
         );
     }
     let _ = writeln!(

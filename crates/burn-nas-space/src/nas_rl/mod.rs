@@ -6,4 +6,6 @@ mod dot;
 mod space;
 
 pub use arch::{NasRlArch, NasRlLayer};
-pub use space::{FILTER_HEIGHT_HEAD, FILTER_WIDTH_HEAD, FILTERS_HEAD, NasRlSpace, STRIDE_HEAD};
+pub use space::{
+    FILTER_HEIGHT_HEAD, FILTER_WIDTH_HEAD, FILTERS_HEAD, NasRlSpace, STRIDE_HEAD, STRIDE_WIDTH_HEAD,
+};

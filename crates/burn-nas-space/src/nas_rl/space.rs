@@ -10,8 +10,10 @@ use crate::space::{Architecture, SearchSpace};
 pub const FILTER_HEIGHT_HEAD: &str = "filter_height";
 /// Controller head of the filter-width decisions.
 pub const FILTER_WIDTH_HEAD: &str = "filter_width";
-/// Controller head of the stride decisions.
+/// Controller head of the stride decisions (of the height stride, with a stride per axis).
 pub const STRIDE_HEAD: &str = "stride";
+/// Controller head of the width-stride decisions of a space with a stride per axis.
+pub const STRIDE_WIDTH_HEAD: &str = "stride_width";
 /// Controller head of the filter-count decisions.
 pub const FILTERS_HEAD: &str = "filters";
 
@@ -19,7 +21,9 @@ pub const FILTERS_HEAD: &str = "filters";
 /// width (default {1,3,5,7}), filter count (default {24,36,48,64}), optionally a stride
 /// ({1,2,3} by [`with_strides`](Self::with_strides)), and skip connections from any earlier layer.
 ///
-/// Decisions per layer: height, width, (stride,) filters, skip set over earlier layers.
+/// Decisions per layer: height, width, (stride, or stride height and stride width with
+/// [`with_stride_per_axis`](Self::with_stride_per_axis),) filters, skip set over earlier
+/// layers.
 ///
 /// ```
 /// use burn_nas_space::{NasRlSpace, SearchSpace};
@@ -36,6 +40,7 @@ pub struct NasRlSpace {
     filter_widths: Vec<usize>,
     filter_counts: Vec<usize>,
     strides: Option<Vec<usize>>,
+    stride_per_axis: bool,
     decisions: Decisions,
 }
 
@@ -92,6 +97,24 @@ impl NasRlSpace {
         filter_counts: &[usize],
         strides: Option<&[usize]>,
     ) -> Result<Self> {
+        Self::build(
+            layers,
+            filter_heights,
+            filter_widths,
+            filter_counts,
+            strides,
+            false,
+        )
+    }
+
+    fn build(
+        layers: usize,
+        filter_heights: &[usize],
+        filter_widths: &[usize],
+        filter_counts: &[usize],
+        strides: Option<&[usize]>,
+        stride_per_axis: bool,
+    ) -> Result<Self> {
         if layers == 0 {
             return Err(ArchError::InvalidSpace {
                 field: "layers".into(),
@@ -112,6 +135,9 @@ impl NasRlSpace {
                 ];
                 if let Some(s) = strides {
                     block.push(Decision::categorical(s.len(), STRIDE_HEAD));
+                    if stride_per_axis {
+                        block.push(Decision::categorical(s.len(), STRIDE_WIDTH_HEAD));
+                    }
                 }
                 block.push(Decision::categorical(filter_counts.len(), FILTERS_HEAD));
                 block.push(Decision::SkipSet { among: i });
@@ -129,6 +155,7 @@ impl NasRlSpace {
             filter_widths: filter_widths.to_vec(),
             filter_counts: filter_counts.to_vec(),
             strides: strides.map(<[usize]>::to_vec),
+            stride_per_axis,
             decisions,
         })
     }
@@ -138,13 +165,49 @@ impl NasRlSpace {
     /// # Errors
     /// As [`with_options`](Self::with_options).
     pub fn with_strides(self, strides: &[usize]) -> Result<Self> {
-        Self::with_options(
+        Self::build(
             self.layers,
             &self.filter_heights,
             &self.filter_widths,
             &self.filter_counts,
             Some(strides),
+            self.stride_per_axis,
         )
+    }
+
+    /// The same space predicting the stride along the height and along the width separately,
+    /// from the same options (Zoph & Le's controller predicts stride height and stride width).
+    ///
+    /// ```
+    /// use burn_nas_space::{NasRlSpace, SearchSpace};
+    /// let space = NasRlSpace::new(2)?.with_strides(&[1, 2, 3])?.with_stride_per_axis()?;
+    /// assert_eq!(space.decisions().len(), 2 * 6);
+    /// # Ok::<(), burn_nas_space::ArchError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ArchError::InvalidSpace`] for a space without stride options
+    /// ([`with_strides`](Self::with_strides) first).
+    pub fn with_stride_per_axis(self) -> Result<Self> {
+        let Some(strides) = self.strides.clone() else {
+            return Err(ArchError::InvalidSpace {
+                field: "stride_per_axis".into(),
+                reason: "the space has no stride decision: call with_strides first".into(),
+            });
+        };
+        Self::build(
+            self.layers,
+            &self.filter_heights,
+            &self.filter_widths,
+            &self.filter_counts,
+            Some(&strides),
+            true,
+        )
+    }
+
+    /// Whether the space predicts one stride per axis.
+    pub fn stride_per_axis(&self) -> bool {
+        self.stride_per_axis
     }
 
     /// Number of layers (`N`).
@@ -173,7 +236,11 @@ impl NasRlSpace {
     }
 
     fn block_len(&self) -> usize {
-        if self.strides.is_some() { 5 } else { 4 }
+        match (&self.strides, self.stride_per_axis) {
+            (None, _) => 4,
+            (Some(_), false) => 5,
+            (Some(_), true) => 6,
+        }
     }
 }
 
@@ -208,15 +275,21 @@ impl SearchSpace for NasRlSpace {
         let layers = tokens
             .chunks_exact(self.block_len())
             .map(|t| {
-                let (stride, filters) = match &self.strides {
-                    Some(s) => (s[c(&t[2])], self.filter_counts[c(&t[3])]),
-                    None => (1, self.filter_counts[c(&t[2])]),
+                // Height, width, the stride decisions, filters, skip set.
+                let (stride, stride_width) = match &self.strides {
+                    Some(s) if self.stride_per_axis => {
+                        let (h, w) = (s[c(&t[2])], s[c(&t[3])]);
+                        (h, (w != h).then_some(w))
+                    }
+                    Some(s) => (s[c(&t[2])], None),
+                    None => (1, None),
                 };
                 NasRlLayer {
                     filter_height: self.filter_heights[c(&t[0])],
                     filter_width: self.filter_widths[c(&t[1])],
-                    filters,
+                    filters: self.filter_counts[c(&t[t.len() - 2])],
                     stride,
+                    stride_width,
                     inputs: from_bits(t[t.len() - 1].subset().unwrap_or_default()),
                 }
             })
@@ -231,12 +304,13 @@ impl SearchSpace for NasRlSpace {
     /// This space with `depth` layers and the same options. A layer's decisions depend only
     /// on its position, so the shallower space's decisions are a prefix of the deeper one's.
     fn at_depth(&self, depth: usize) -> Result<Self> {
-        Self::with_options(
+        Self::build(
             depth,
             &self.filter_heights,
             &self.filter_widths,
             &self.filter_counts,
             self.strides.as_deref(),
+            self.stride_per_axis,
         )
     }
 
@@ -263,11 +337,21 @@ impl SearchSpace for NasRlSpace {
                 &self.filter_widths,
                 l.filter_width,
             )?);
+            let [stride_h, stride_w] = l.strides();
             match &self.strides {
-                Some(s) => tokens.push(index_of(i, "stride", s, l.stride)?),
-                None => {
-                    index_of(i, "stride", &[1], l.stride)?;
+                Some(s) => {
+                    tokens.push(index_of(i, "stride", s, stride_h)?);
+                    if self.stride_per_axis {
+                        tokens.push(index_of(i, "stride_width", s, stride_w)?);
+                    }
                 }
+                None => {
+                    index_of(i, "stride", &[1], stride_h)?;
+                }
+            }
+            if !self.stride_per_axis && stride_w != stride_h {
+                // One stride for both axes: the width stride must be the same.
+                index_of(i, "stride_width", &[stride_h], stride_w)?;
             }
             tokens.push(index_of(i, "filters", &self.filter_counts, l.filters)?);
             tokens.push(Token::Subset(to_bits(i, &l.inputs)));

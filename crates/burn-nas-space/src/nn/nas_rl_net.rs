@@ -8,7 +8,7 @@ use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Tensor, activation::relu};
 
 use super::kernels::pointwise;
-use super::ops::{Bn, Classifier, conv_macs, strided};
+use super::ops::{Bn, Classifier, conv_macs};
 use super::{Mode, NetError, NetOutput, Network, check_common, check_probability};
 use crate::nas_rl::NasRlArch;
 use crate::space::Architecture;
@@ -33,7 +33,7 @@ pub struct NasRlNetConfig {
     pub dropout: f64,
 }
 
-/// One layer: conv (h × w, stride, "same" padding) + BN + ReLU.
+/// One layer: conv (h × w, a stride per axis, "same" padding) + BN + ReLU.
 #[derive(Module, Debug)]
 struct NasRlConv {
     conv: Conv2d,
@@ -41,7 +41,8 @@ struct NasRlConv {
 }
 
 /// The network of a NAS-RL architecture, following Zoph & Le's wiring rules: a layer's inputs
-/// are concatenated along channels, smaller ones zero-padded (bottom and right) to the largest;
+/// are concatenated along channels, smaller ones zero-padded (bottom and right) to the largest
+/// height and the largest width;
 /// a layer without inputs reads the image; each layer is conv + BN + ReLU; every layer no
 /// other layer reads is concatenated (padded likewise) before global pooling and the classifier.
 #[derive(Module, Debug)]
@@ -51,7 +52,7 @@ pub struct NasRlNet {
     #[module(skip)]
     arch: NasRlArch,
     #[module(skip)]
-    sizes: Vec<usize>,
+    sizes: Vec<[usize; 2]>,
     macs: u64,
 }
 
@@ -72,35 +73,39 @@ impl NasRlNetConfig {
         }
         arch.validate()?;
         let mut channels: Vec<usize> = Vec::with_capacity(arch.layers.len());
-        let mut sizes: Vec<usize> = Vec::with_capacity(arch.layers.len());
+        let mut sizes: Vec<[usize; 2]> = Vec::with_capacity(arch.layers.len());
         let mut layers = Vec::with_capacity(arch.layers.len());
         let mut macs = 0;
         for l in &arch.layers {
-            let (cin, size_in) = if l.inputs.is_empty() {
-                (self.in_channels, self.image_size)
+            let (cin, [h_in, w_in]) = if l.inputs.is_empty() {
+                (self.in_channels, [self.image_size; 2])
             } else {
-                (
-                    l.inputs.iter().map(|&j| channels[j]).sum(),
+                let largest = |axis: usize| {
                     l.inputs
                         .iter()
-                        .map(|&j| sizes[j])
+                        .map(|&j| sizes[j][axis])
                         .max()
-                        .unwrap_or(self.image_size),
+                        .unwrap_or(self.image_size)
+                };
+                (
+                    l.inputs.iter().map(|&j| channels[j]).sum(),
+                    [largest(0), largest(1)],
                 )
             };
             let filters = ((l.filters as f64 * self.filter_scale).round() as usize).max(1);
             let conv = Conv2dConfig::new([cin, filters], [l.filter_height, l.filter_width])
-                .with_stride([l.stride, l.stride])
+                .with_stride(l.strides())
                 .with_padding(PaddingConfig2d::Same)
                 .with_bias(false)
                 .init(device);
-            macs += conv_macs(&conv, size_in, size_in).0;
+            let (layer_macs, h_out, w_out) = conv_macs(&conv, h_in, w_in);
+            macs += layer_macs;
             layers.push(NasRlConv {
                 conv,
                 bn: Bn::new(filters, device),
             });
             channels.push(filters);
-            sizes.push(strided(size_in, l.stride));
+            sizes.push([h_out, w_out]);
         }
         let out_channels = arch.outputs().iter().map(|&i| channels[i]).sum();
         let head = Classifier::new(out_channels, self.classes, self.dropout, device);
@@ -115,17 +120,19 @@ impl NasRlNetConfig {
     }
 }
 
-/// Concatenates feature maps along channels, zero-padding smaller ones to the largest size.
+/// Concatenates feature maps along channels, zero-padding smaller ones to the largest height
+/// and the largest width.
 fn concat_padded(parts: Vec<Tensor<4>>) -> Tensor<4> {
-    let size = parts.iter().map(|t| t.dims()[2]).max().unwrap_or(0);
+    let height = parts.iter().map(|t| t.dims()[2]).max().unwrap_or(0);
+    let width = parts.iter().map(|t| t.dims()[3]).max().unwrap_or(0);
     let padded = parts
         .into_iter()
         .map(|t| {
             let [_, _, h, w] = t.dims();
-            if h == size && w == size {
+            if h == height && w == width {
                 t
             } else {
-                t.pad((0, size - w, 0, size - h), PadMode::Constant(0.0))
+                t.pad((0, width - w, 0, height - h), PadMode::Constant(0.0))
             }
         })
         .collect();
@@ -162,8 +169,8 @@ impl Network for NasRlNet {
 }
 
 impl NasRlNet {
-    /// Spatial size of each layer's output.
-    pub fn sizes(&self) -> &[usize] {
+    /// `[height, width]` of each layer's output.
+    pub fn sizes(&self) -> &[[usize; 2]] {
         &self.sizes
     }
 }
