@@ -15,7 +15,7 @@ use crate::config::ReinforceConfig;
 use crate::depth::DepthSchedule;
 use crate::error::{Result, check_rewards, invalid, state};
 use crate::params::{TensorValues, export, import};
-use crate::policy::{Drive, Policy, Shaping, steps};
+use crate::policy::{Drive, Policy, Shaping, Trace, steps};
 use crate::strategy::{Proposal, SearchStrategy};
 
 /// What the last controller update did.
@@ -388,15 +388,21 @@ impl<S: SearchSpace> Reinforce<S> {
     /// # Errors
     /// Tokens that do not fit the space.
     pub fn log_prob(&self, tokens: &[burn_nas_space::Token]) -> Result<f64> {
-        let rows = [tokens.to_vec()];
-        let space = of_length(&self.space, self.depth.as_ref(), tokens.len());
-        let trace = self.policy.run(
+        let trace = self.replay(&[tokens.to_vec()])?;
+        Ok(f64::from(trace.log_prob.into_scalar::<f32>()))
+    }
+
+    /// Re-scores `rows` (token sequences of one length) under the autodiff policy, with the
+    /// decisions of the depth that length belongs to.
+    fn replay(&self, rows: &[Vec<burn_nas_space::Token>]) -> Result<Trace> {
+        let len = rows.first().map_or(0, Vec::len);
+        let space = of_length(&self.space, self.depth.as_ref(), len);
+        self.policy.run(
             space.decisions(),
             &self.head_of,
             &self.shaping,
-            Drive::Replay(&rows),
-        )?;
-        Ok(f64::from(trace.log_prob.into_scalar::<f32>()))
+            Drive::Replay(rows),
+        )
     }
 }
 
@@ -426,18 +432,12 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
         }
         let mut traces = Vec::with_capacity(by_length.len());
         let mut entropies = vec![0f32; results.len()];
-        for (len, rows_at) in by_length {
+        for rows_at in by_length.into_values() {
             let rows: Vec<_> = rows_at
                 .iter()
                 .map(|&i| results[i].0.tokens.clone())
                 .collect();
-            let space = of_length(&self.space, self.depth.as_ref(), len);
-            let trace = self.policy.run(
-                space.decisions(),
-                &self.head_of,
-                &self.shaping,
-                Drive::Replay(&rows),
-            )?;
+            let trace = self.replay(&rows)?;
             let row_entropies: Vec<f32> = trace.entropy.clone().into_data().iter::<f32>().collect();
             for (&i, e) in rows_at.iter().zip(row_entropies) {
                 entropies[i] = e;
