@@ -65,7 +65,8 @@ pub mod prelude {
         NasRlChild, SharedWeights, Task, TrainConfig, TrainFromScratch, WeightInheritance,
     };
     pub use burn_nas_search::{
-        Budget, Derive, Outcome, RunDir, Search, SearchConfig, SearchError, Status, Summary,
+        Budget, BudgetAxis, Derive, HalvingConfig, MultiFidelitySearch, Outcome, RunDir, Schedule,
+        Search, SearchConfig, SearchError, Status, Summary,
     };
     pub use burn_nas_space::nn::{
         MacroNetConfig, MacroSupernetConfig, MicroNetConfig, MicroSupernetConfig, Mode,

@@ -97,3 +97,31 @@ pub trait SearchStrategy<A> {
     /// or space, or a damaged one.
     fn load_state(&mut self, state: &serde_json::Value) -> Result<()>;
 }
+
+/// A boxed strategy (e.g. chosen at run time) is a strategy.
+impl<A, S: SearchStrategy<A> + ?Sized> SearchStrategy<A> for Box<S> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn propose(&mut self, n: usize) -> Result<Vec<Proposal<A>>> {
+        (**self).propose(n)
+    }
+    fn sample_for_training(&mut self) -> Result<A> {
+        (**self).sample_for_training()
+    }
+    fn observe(&mut self, results: &[(Proposal<A>, f64)]) -> Result<()> {
+        (**self).observe(results)
+    }
+    fn baseline(&self) -> Option<f64> {
+        (**self).baseline()
+    }
+    fn derive(&mut self, n: usize) -> Result<Vec<Proposal<A>>> {
+        (**self).derive(n)
+    }
+    fn save_state(&self) -> Result<serde_json::Value> {
+        (**self).save_state()
+    }
+    fn load_state(&mut self, state: &serde_json::Value) -> Result<()> {
+        (**self).load_state(state)
+    }
+}

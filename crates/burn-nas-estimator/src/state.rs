@@ -151,5 +151,17 @@ pub fn load_optimizer<M: Module>(
     let bytes = state.blob(&format!("{name}.bpk"))?.to_vec();
     let record = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(bytes))
         .map_err(|e| state_error("optimizer record", e))?;
-    Ok((fresh.load_record(record), module))
+    // burn's `load_record` panics on a record that parses but is damaged (a tensor without its
+    // parameter id): a damaged checkpoint is user input, so that panic becomes an error.
+    let loaded =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fresh.load_record(record)))
+            .map_err(|payload| {
+                let reason = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "it cannot be loaded".into());
+                state_error("optimizer record", reason)
+            })?;
+    Ok((loaded, module))
 }

@@ -14,6 +14,10 @@
 //! `summary.json`, retrained weights, and a checkpoint after every round from which
 //! [`Search::resume`] continues exactly.
 //!
+//! [`MultiFidelitySearch`] schedules candidates over budgets instead (successive halving,
+//! Hyperband): any strategy proposes, an estimator per [`Fidelity`](burn_nas_estimator::Fidelity)
+//! scores.
+//!
 //! To judge a search: [`rank_estimator`] measures how well a cheap estimator ranks
 //! architectures against a reference (Kendall's τ, Spearman's ρ, a scatter plot), and
 //! [`compare_with_random`] places a found architecture among random ones of its space.
@@ -25,6 +29,7 @@ mod compare;
 mod config;
 mod error;
 mod history;
+mod multi_fidelity;
 mod plot;
 mod progress;
 mod run_dir;
@@ -39,6 +44,10 @@ pub use compare::{
 pub use config::{Budget, Derive, SearchConfig};
 pub use error::{Result, SearchError};
 pub use history::{Evaluation, Phase, csv_line, to_csv, to_jsonl};
+pub use multi_fidelity::{
+    Bracket, BudgetAxis, EstimatorFactory, HalvingConfig, MULTI_FIDELITY_FILE,
+    MultiFidelityOutcome, MultiFidelitySearch, OUTCOME_FILE, Rung, RungEvaluation, Schedule,
+};
 pub use plot::reward_png;
 pub use run_dir::RunDir;
 pub use search::{Derived, Outcome, Search};

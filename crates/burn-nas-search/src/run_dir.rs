@@ -27,8 +27,8 @@ pub struct RunDir {
 impl RunDir {
     /// A new run in `path`: creates the directory. An existing directory that is not empty is
     /// an error ([`SearchError::RunExists`]) unless `overwrite`, in which case it is deleted
-    /// first — but only if it holds a run (a `summary.json`, `retrain.json`, `rank.json` or
-    /// `checkpoint/`);
+    /// first — but only if it holds a run (a `summary.json`, `retrain.json`, `rank.json`,
+    /// `multi_fidelity.json`, an example's `report.json` or `checkpoint/`);
     /// any other non-empty directory is refused ([`SearchError::NotARun`]).
     ///
     /// # Errors
@@ -46,7 +46,11 @@ impl RunDir {
                 let is_run = root.join("summary.json").is_file()
                     || root.join("checkpoint").is_dir()
                     || root.join("retrain.json").is_file()
-                    || root.join("rank.json").is_file();
+                    || root.join("rank.json").is_file()
+                    || root
+                        .join(crate::multi_fidelity::MULTI_FIDELITY_FILE)
+                        .is_file()
+                    || root.join("report.json").is_file();
                 if !is_run {
                     return Err(SearchError::NotARun(root));
                 }
@@ -78,18 +82,24 @@ impl RunDir {
         RunDir::create(candidate, false)
     }
 
-    /// An existing run to resume.
+    /// An existing run to resume: a [`Search`](crate::Search)'s (`checkpoint/`) or a
+    /// [`MultiFidelitySearch`](crate::MultiFidelitySearch)'s (`multi_fidelity.json`).
     ///
     /// # Errors
     /// [`SearchError::Checkpoint`] when `path` has no checkpoint.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let root = path.as_ref().to_path_buf();
         let dir = RunDir { root };
-        if !dir.checkpoint_dir().is_dir() && !dir.old_checkpoint_dir().is_dir() {
+        if !dir.checkpoint_dir().is_dir()
+            && !dir.old_checkpoint_dir().is_dir()
+            && !dir
+                .file(crate::multi_fidelity::MULTI_FIDELITY_FILE)
+                .is_file()
+        {
             return Err(SearchError::Checkpoint {
                 path: dir.root.clone(),
-                reason: "there is no checkpoint/ directory (not a run directory, or it was \
-                         stopped before its first round ended)"
+                reason: "there is no checkpoint/ directory or multi_fidelity.json (not a run \
+                         directory, or it was stopped before its first round or rung ended)"
                     .into(),
             });
         }
