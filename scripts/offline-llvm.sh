@@ -33,7 +33,12 @@ fi
 DATA_DIR="${XDG_DATA_HOME:-$HOME/.local/share}"
 INSTALL_DIR="$DATA_DIR/tracel/tracel-llvm-${BUNDLE_VERSION}"
 mkdir -p "$INSTALL_DIR/bin"
-cat > "$INSTALL_DIR/bin/llvm-config.tmp" <<'WRAPPER'
+# Written beside, then installed only when it differs: the bundler's and llvm-sys's build
+# scripts rerun when the sentinel or llvm-config changes, and with them every crate above
+# them (all of burn's CUDA stack, ~30 min on 2 cores). An idempotent rerun must touch nothing.
+WRAPPER_TMP=$(mktemp)
+trap 'rm -f "$WRAPPER_TMP"' EXIT
+cat > "$WRAPPER_TMP" <<'WRAPPER'
 #!/bin/sh
 # Debian's LLVM standing in for tracel's LLVM bundle (scripts/offline-llvm.sh). Debian's
 # llvm-config lists some system libraries as absolute paths (`/usr/lib/.../libz3.so`), which
@@ -41,8 +46,10 @@ cat > "$INSTALL_DIR/bin/llvm-config.tmp" <<'WRAPPER'
 out=$(LLVM_CONFIG_REAL "$@") || exit $?
 printf '%s\n' "$out" | sed -E 's#(^| )/[^ ]*/lib([^ /]+)\.(so|a)(\.[0-9.]+)?( |$)#\1-l\2\5#g'
 WRAPPER
-sed -i "s#LLVM_CONFIG_REAL#$LLVM_CONFIG#" "$INSTALL_DIR/bin/llvm-config.tmp"
-chmod +x "$INSTALL_DIR/bin/llvm-config.tmp"
-mv "$INSTALL_DIR/bin/llvm-config.tmp" "$INSTALL_DIR/bin/llvm-config"
-touch "$INSTALL_DIR/.tracel-llvm-installed"
+sed -i "s#LLVM_CONFIG_REAL#$LLVM_CONFIG#" "$WRAPPER_TMP"
+if ! cmp -s "$WRAPPER_TMP" "$INSTALL_DIR/bin/llvm-config"; then
+  install -m 755 "$WRAPPER_TMP" "$INSTALL_DIR/bin/llvm-config.tmp"
+  mv "$INSTALL_DIR/bin/llvm-config.tmp" "$INSTALL_DIR/bin/llvm-config"
+fi
+[ -e "$INSTALL_DIR/.tracel-llvm-installed" ] || touch "$INSTALL_DIR/.tracel-llvm-installed"
 echo "LLVM for the cuda feature: $INSTALL_DIR -> $("$LLVM_CONFIG" --version)"
