@@ -20,10 +20,11 @@
 //! cargo run --release --example curves -- --from runs/curves/curves.json
 //! ```
 
+mod common;
+
 use std::path::PathBuf;
 
 use burn::tensor::Device;
-use burn_nas::data::fashion_mnist;
 use burn_nas::estimator::{
     CosineWarmRestarts, CurveEnsemble, StopCriterion, fit_curve, replay_stopping,
 };
@@ -128,24 +129,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn train_children(cli: &Cli, run: &RunDir) -> Result<Vec<Recorded>, Box<dyn std::error::Error>> {
-    let (train, _) = match &cli.data_dir {
-        Some(dir) => {
-            let (train, test, _) = fashion_mnist::load(Some(dir))?;
-            (train, test)
-        }
-        None => fashion_mnist::load_embedded()?,
-    };
-    let wanted = cli.train_images + cli.valid_images;
-    if wanted > train.len() {
-        return Err(format!(
-            "--train-images {} + --valid-images {} is more than the {} images there are",
-            cli.train_images,
-            cli.valid_images,
-            train.len()
-        )
-        .into());
-    }
-    let train = train.subset(&(0..wanted).collect::<Vec<_>>())?;
+    let (train, _) =
+        common::first_fashion_mnist(cli.data_dir.as_deref(), cli.train_images, cli.valid_images)?;
     let task = Task::split(train, cli.valid_images, None)?;
     let fidelity = Fidelity {
         epochs: cli.epochs,

@@ -21,10 +21,11 @@
 //! cargo run --release --example hyperband -- --seeds 5 --eta 3 --max-epochs 9
 //! ```
 
+mod common;
+
 use std::path::PathBuf;
 
 use burn::tensor::Device;
-use burn_nas::data::fashion_mnist;
 use burn_nas::estimator::{CosineWarmRestarts, RetrainReport, retrain};
 use burn_nas::prelude::*;
 use burn_nas::search::{EstimatorFactory, MultiFidelityOutcome, RungEvaluation};
@@ -108,24 +109,8 @@ fn main() -> std::process::ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
     let run = RunDir::create(&cli.out, cli.overwrite)?;
-    let (train, test) = match &cli.data_dir {
-        Some(dir) => {
-            let (train, test, _) = fashion_mnist::load(Some(dir))?;
-            (train, test)
-        }
-        None => fashion_mnist::load_embedded()?,
-    };
-    let wanted = cli.train_images + cli.valid_images;
-    if wanted > train.len() {
-        return Err(format!(
-            "--train-images {} + --valid-images {} is more than the {} images there are",
-            cli.train_images,
-            cli.valid_images,
-            train.len()
-        )
-        .into());
-    }
-    let train = train.subset(&(0..wanted).collect::<Vec<_>>())?;
+    let (train, test) =
+        common::first_fashion_mnist(cli.data_dir.as_deref(), cli.train_images, cli.valid_images)?;
     let task =
         Task::split(train, cli.valid_images, Some(test))?.reduced(1.0, Some(cli.image_size), 0)?;
     let space = NasRlSpace::new(cli.layers)?.with_strides(&[1, 2])?;

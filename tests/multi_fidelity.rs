@@ -219,10 +219,14 @@ fn fresh_scripted() -> EstimatorFactory<NasRlArch> {
     scripted(Rc::new(RefCell::new(BTreeMap::new())))
 }
 
-fn scratch_dir(name: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("burn-nas-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&path);
-    path
+/// `result` is a [`SearchError::Checkpoint`] whose reason names `what`.
+fn assert_refused<T: std::fmt::Debug>(result: Result<T, SearchError>, what: &str) {
+    match result {
+        Err(SearchError::Checkpoint { reason, .. }) => {
+            assert!(reason.contains(what), "{reason}")
+        }
+        other => panic!("expected a checkpoint error, got {other:?}"),
+    }
 }
 
 /// Stopped after every single rung and resumed from its run directory each time — so the
@@ -247,7 +251,7 @@ fn resuming_at_every_rung_gives_the_uninterrupted_run() {
     let mut whole =
         MultiFidelitySearch::new(&space, evolution(), fresh_scripted(), hb.clone()).unwrap();
     let expected = whole.run().unwrap();
-    let path = scratch_dir("hb-every-rung");
+    let path = support::scratch_dir("hb-every-rung");
     let mut first = MultiFidelitySearch::new(&space, evolution(), fresh_scripted(), hb.clone())
         .unwrap()
         .with_run_dir(RunDir::create(&path, false).unwrap());
@@ -295,7 +299,7 @@ fn bad_rewards_and_damaged_positions_are_typed_errors() {
             poison_at: (fidelity.epochs == 3).then_some(2),
         }) as Box<dyn Estimator<NasRlArch>>)
     });
-    let path = scratch_dir("hb-poisoned");
+    let path = support::scratch_dir("hb-poisoned");
     let mut search = MultiFidelitySearch::new(
         &space,
         RandomSearch::new(space.clone(), 1),
@@ -335,12 +339,7 @@ fn bad_rewards_and_damaged_positions_are_typed_errors() {
     )
     .unwrap()
     .resume(RunDir::open(&path).unwrap());
-    match refused {
-        Err(SearchError::Checkpoint { reason, .. }) => {
-            assert!(reason.contains("rung 7"), "{reason}")
-        }
-        other => panic!("expected a checkpoint error, got {other:?}"),
-    }
+    assert_refused(refused, "rung 7");
     std::fs::remove_dir_all(&path).unwrap();
 }
 
@@ -492,8 +491,7 @@ fn real_successive_halving_resumes_exactly() {
     assert_eq!(outcome.budget_spent, 4 + 2 * 2 + 4);
     assert_eq!(outcome.epochs_trained, 12);
 
-    let path = std::env::temp_dir().join(format!("burn-nas-test-sh-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&path);
+    let path = support::scratch_dir("sh");
     let mut first = MultiFidelitySearch::new(
         &space,
         RandomSearch::new(space.clone(), 11),
@@ -547,11 +545,6 @@ fn real_successive_halving_resumes_exactly() {
     )
     .unwrap()
     .resume(RunDir::open(&path).unwrap());
-    match refused {
-        Err(SearchError::Checkpoint { reason, .. }) => {
-            assert!(reason.contains("settings"), "{reason}")
-        }
-        other => panic!("expected a checkpoint error, got {other:?}"),
-    }
+    assert_refused(refused, "settings");
     std::fs::remove_dir_all(&path).unwrap();
 }

@@ -16,12 +16,7 @@ use support::example_binary;
 
 /// A fresh output directory for one run (removed first if an earlier run left it).
 fn out_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "burn-nas-paper-preset-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    support::scratch_dir(&format!("paper-preset-{name}"))
 }
 
 /// Runs `example --preset paper` with `args` on the embedded Fashion-MNIST subset and returns

@@ -113,16 +113,10 @@ fn check_run_dir<A: Architecture>(dir: &Path, derived: &A, expected_evaluations:
     assert!(pixels.iter().any(|&p| p < 200));
 }
 
-fn tmp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("burn-nas-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
 #[test]
 fn enas_micro_search_writes_a_complete_run_directory() {
     let _turn = turn();
-    let dir = tmp("enas-micro");
+    let dir = support::scratch_dir("enas-micro");
     let mut search = enas_micro(2).with_run_dir(RunDir::create(&dir, false).unwrap());
     assert_eq!(search.run().unwrap(), Outcome::BudgetReached);
     let derived = search.derive().unwrap();
@@ -155,7 +149,7 @@ fn enas_micro_search_writes_a_complete_run_directory() {
     let err = RunDir::create(&dir, false).unwrap_err();
     assert!(err.to_string().contains("already holds a run"), "{err}");
     // …and overwriting only ever deletes a run directory.
-    let other = tmp("not-a-run-dir");
+    let other = support::scratch_dir("not-a-run-dir");
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(other.join("precious.txt"), "user data").unwrap();
     let err = RunDir::create(&other, true).unwrap_err();
@@ -170,7 +164,7 @@ fn enas_micro_search_writes_a_complete_run_directory() {
 #[test]
 fn enas_macro_search_writes_a_complete_run_directory() {
     let _turn = turn();
-    let dir = tmp("enas-macro");
+    let dir = support::scratch_dir("enas-macro");
     let device = Device::flex();
     let space = MacroSpace::new(3, &MacroOp::ALL).unwrap();
     let supernet = MacroSupernetConfig::new(10)
@@ -225,7 +219,7 @@ fn nas_rl_estimator(seed: u64) -> CurveExtrapolation<TrainFromScratch<NasRlChild
 #[test]
 fn nas_rl_search_with_curve_extrapolation_writes_a_complete_run_directory() {
     let _turn = turn();
-    let dir = tmp("nas-rl");
+    let dir = support::scratch_dir("nas-rl");
     let space = NasRlSpace::with_options(2, &[1, 3], &[1, 3], &[4, 8], None).unwrap();
     let strategy =
         Reinforce::new(space.clone(), ReinforceConfig::nas_rl(), Device::flex()).unwrap();
@@ -302,7 +296,7 @@ fn evolution_search(rounds: usize) -> Search<MicroArch> {
 #[test]
 fn evolution_with_weight_inheritance_writes_a_complete_run_directory() {
     let _turn = turn();
-    let dir = tmp("evolution");
+    let dir = support::scratch_dir("evolution");
     let mut search = evolution_search(3).with_run_dir(RunDir::create(&dir, false).unwrap());
     search.run().unwrap();
     let derived = search.derive().unwrap();
@@ -341,7 +335,7 @@ fn enas_search_resumed_after_a_stop_gives_the_uninterrupted_history() {
     assert_eq!(expected.len(), 3 * 2 * 3);
 
     // Stopped after round 1 (budget), resumed; then Ctrl-C in the middle of round 2, resumed.
-    let dir = tmp("resume");
+    let dir = support::scratch_dir("resume");
     let mut first = enas_micro(1).with_run_dir(RunDir::create(&dir, false).unwrap());
     first.run().unwrap();
     drop(first);
@@ -372,7 +366,7 @@ fn evolution_search_with_inheritance_resumes_exactly() {
     let _turn = turn();
     let mut whole = evolution_search(4);
     whole.run().unwrap();
-    let dir = tmp("resume-evolution");
+    let dir = support::scratch_dir("resume-evolution");
     let mut first = evolution_search(2).with_run_dir(RunDir::create(&dir, false).unwrap());
     first.run().unwrap();
     drop(first);
@@ -387,7 +381,7 @@ fn evolution_search_with_inheritance_resumes_exactly() {
 #[test]
 fn resume_rejects_a_checkpoint_of_another_search_or_a_damaged_one() {
     let _turn = turn();
-    let dir = tmp("resume-mismatch");
+    let dir = support::scratch_dir("resume-mismatch");
     let mut first = evolution_search(1).with_run_dir(RunDir::create(&dir, false).unwrap());
     first.run().unwrap();
     let err = enas_micro(2)
@@ -407,7 +401,7 @@ fn resume_rejects_a_checkpoint_of_another_search_or_a_damaged_one() {
         .unwrap_err();
     assert!(err.to_string().contains("rounds_done"), "{err}");
 
-    let err = RunDir::open(tmp("not-a-run")).unwrap_err();
+    let err = RunDir::open(support::scratch_dir("not-a-run")).unwrap_err();
     assert!(err.to_string().contains("no checkpoint"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -280,6 +280,34 @@ pub fn load_task_with(
     Ok((Task::split(train, valid, Some(test))?, description))
 }
 
+/// The first `train_images + valid_images` Fashion-MNIST training images (from `data_dir`,
+/// else the embedded subset — never the system copy, so a study is the same everywhere) and
+/// the test set, for the studies that size their data with `--train-images` and
+/// `--valid-images` (`curves`, `hyperband`).
+pub fn first_fashion_mnist(
+    data_dir: Option<&std::path::Path>,
+    train_images: usize,
+    valid_images: usize,
+) -> Result<(ImageDataset, ImageDataset), Box<dyn std::error::Error>> {
+    let (train, test) = match data_dir {
+        Some(dir) => {
+            let (train, test, _) = fashion_mnist::load(Some(dir))?;
+            (train, test)
+        }
+        None => fashion_mnist::load_embedded()?,
+    };
+    let wanted = train_images + valid_images;
+    if wanted > train.len() {
+        return Err(format!(
+            "--train-images {train_images} + --valid-images {valid_images} is more than the {} \
+             images there are",
+            train.len()
+        )
+        .into());
+    }
+    Ok((train.subset(&(0..wanted).collect::<Vec<_>>())?, test))
+}
+
 fn take(data: ImageDataset, limit: usize) -> Result<ImageDataset, Box<dyn std::error::Error>> {
     if limit == 0 || limit >= data.len() {
         return Ok(data);

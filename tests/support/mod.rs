@@ -135,6 +135,14 @@ pub fn assert_same_history(actual: &[Evaluation], expected: &[Evaluation]) {
     }
 }
 
+/// A fresh scratch directory for one test (removed first if an earlier run left it), unique per
+/// process: `burn-nas-test-<name>-<pid>` in the system's temporary directory.
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("burn-nas-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 /// Path of an example binary built beside the running test binary: test binaries live in
 /// `target/<profile>/deps`, examples in `target/<profile>/examples` (`cargo test` builds the
 /// examples of the enabled features first).
