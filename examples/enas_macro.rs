@@ -70,11 +70,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let device = common::device(&cli.common)?;
     let (train, valid) = if paper { (0, 5_000) } else { (12_000, 2_000) };
     let (task, data) = common::load_task(&cli.common, train, valid)?;
+    // The paper preset retrains on all training images, as the official code (`num_valids=0`
+    // for a fixed architecture); the fast one on the search's training split.
+    let final_task = if paper {
+        common::load_final_task(&cli.common, train, 0)?.0
+    } else {
+        task.clone()
+    };
     let retrain_epochs = common::retrain_epochs(
         &cli.common,
         common::RetrainLength::Epochs(if paper { 310 } else { 2 }),
         if paper { 128 } else { 64 },
-        task.train.len(),
+        final_task.train.len(),
     );
     println!("ENAS macro search on {data}, device {}", cli.common.device);
     let search_task = match image {
@@ -156,7 +163,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         search,
         &space,
         &child,
-        &task,
+        &final_task,
         retraining,
         &cli.common,
         &device,

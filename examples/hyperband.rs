@@ -26,7 +26,7 @@ mod common;
 use std::path::PathBuf;
 
 use burn::tensor::Device;
-use burn_nas::estimator::{CosineWarmRestarts, RetrainReport, retrain};
+use burn_nas::estimator::{RetrainReport, retrain};
 use burn_nas::prelude::*;
 use burn_nas::search::{EstimatorFactory, MultiFidelityOutcome, RungEvaluation};
 use clap::Parser;
@@ -51,21 +51,8 @@ struct Cli {
     /// Layers of every child.
     #[arg(long, default_value_t = 6)]
     layers: usize,
-    /// Training images (the first ones of the training set).
-    #[arg(long, default_value_t = 3_000)]
-    train_images: usize,
-    /// Validation images (after the training images).
-    #[arg(long, default_value_t = 1_000)]
-    valid_images: usize,
-    /// Image side the children see.
-    #[arg(long, default_value_t = 14)]
-    image_size: usize,
-    /// Multiply every child's filter counts.
-    #[arg(long, default_value_t = 0.5)]
-    filter_scale: f64,
-    /// Directory with Fashion-MNIST IDX files (default: the embedded subset).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    data: common::StudyData,
     /// Run directory.
     #[arg(long, default_value = "runs/hyperband")]
     out: PathBuf,
@@ -109,15 +96,8 @@ fn main() -> std::process::ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
     let run = RunDir::create(&cli.out, cli.overwrite)?;
-    let (train, test) =
-        common::first_fashion_mnist(cli.data_dir.as_deref(), cli.train_images, cli.valid_images)?;
-    let task =
-        Task::split(train, cli.valid_images, Some(test))?.reduced(1.0, Some(cli.image_size), 0)?;
+    let (task, net) = cli.data.load()?;
     let space = NasRlSpace::new(cli.layers)?.with_strides(&[1, 2])?;
-    let net = NasRlNetConfig::new(task.classes())
-        .with_in_channels(task.channels())
-        .with_image_size(task.image_size())
-        .with_filter_scale(cli.filter_scale);
 
     let hyperband = HalvingConfig {
         eta: cli.eta,
@@ -177,7 +157,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 config.clone(),
             )?;
             let outcome = search.run()?;
-            let training = training(cli.max_epochs, seed);
+            let training = common::study_training(cli.max_epochs, seed);
             let (_, retrain) = retrain(
                 &NasRlChild(net.clone()),
                 &outcome.best,
@@ -222,28 +202,11 @@ fn estimators(task: &Task, net: &NasRlNetConfig, seed: u64) -> EstimatorFactory<
             NasRlChild(net.clone()),
             &task,
             fidelity.clone(),
-            training(fidelity.epochs, seed),
+            common::study_training(fidelity.epochs, seed),
             Device::flex(),
         )?;
         Ok(Box::new(estimator) as Box<dyn Estimator<NasRlArch>>)
     })
-}
-
-/// `epochs` of SGD in batches of 64, cosine rate 0.05 → 0.001, no augmentation.
-fn training(epochs: usize, seed: u64) -> TrainConfig {
-    TrainConfig {
-        epochs,
-        batch_size: 64,
-        lr: CosineWarmRestarts::single(0.05, 1e-3, epochs.max(1)),
-        augmentation: Augmentation::none(),
-        seed,
-        ..TrainConfig::default()
-    }
-}
-
-fn mean(values: impl Iterator<Item = f64>) -> f64 {
-    let v: Vec<f64> = values.collect();
-    v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
 fn report(runs: &[MethodRun]) -> serde_json::Value {
@@ -253,8 +216,8 @@ fn report(runs: &[MethodRun]) -> serde_json::Value {
             let of: Vec<&MethodRun> = runs.iter().filter(|r| r.method == method).collect();
             (!of.is_empty()).then(|| MethodSummary {
                 method,
-                mean_best_valid: mean(of.iter().map(|r| r.outcome.best_reward)),
-                mean_test_accuracy: mean(
+                mean_best_valid: common::mean(of.iter().map(|r| r.outcome.best_reward)),
+                mean_test_accuracy: common::mean(
                     of.iter()
                         .map(|r| r.retrain.test_accuracy.unwrap_or(f64::NAN)),
                 ),
@@ -262,9 +225,9 @@ fn report(runs: &[MethodRun]) -> serde_json::Value {
                     .iter()
                     .map(|r| r.retrain.test_accuracy.unwrap_or(f64::NAN))
                     .collect(),
-                mean_children: mean(of.iter().map(|r| r.outcome.candidates as f64)),
-                mean_epochs: mean(of.iter().map(|r| r.outcome.budget_spent as f64)),
-                mean_search_seconds: mean(of.iter().map(|r| r.outcome.seconds)),
+                mean_children: common::mean(of.iter().map(|r| r.outcome.candidates as f64)),
+                mean_epochs: common::mean(of.iter().map(|r| r.outcome.budget_spent as f64)),
+                mean_search_seconds: common::mean(of.iter().map(|r| r.outcome.seconds)),
             })
         })
         .collect();

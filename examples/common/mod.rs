@@ -246,6 +246,28 @@ pub fn load_task_with(
     default_train: usize,
     default_valid: impl FnOnce(usize) -> usize,
 ) -> Result<(Task, String), Box<dyn std::error::Error>> {
+    load(args, default_train, default_valid, false)
+}
+
+/// The task a *final* network trains on: as [`load_task`], except that a validation size of
+/// 0 trains on every training image, as the official ENAS code trains its final networks
+/// (`num_valids = 0`); its per-epoch figures are then measured on the test set, which the
+/// training reports but never selects on (the last epoch's network is the result). Never for
+/// a search: its rewards must not see the test set.
+pub fn load_final_task(
+    args: &CommonArgs,
+    default_train: usize,
+    default_valid: usize,
+) -> Result<(Task, String), Box<dyn std::error::Error>> {
+    load(args, default_train, |_| default_valid, true)
+}
+
+fn load(
+    args: &CommonArgs,
+    default_train: usize,
+    default_valid: impl FnOnce(usize) -> usize,
+    all_for_training: bool,
+) -> Result<(Task, String), Box<dyn std::error::Error>> {
     let (train, test, source) = match args.dataset {
         Dataset::FashionMnist => {
             let (train, test, source) = fashion_mnist::load(args.data_dir.as_deref())?;
@@ -265,6 +287,15 @@ pub fn load_task_with(
     let valid = args
         .valid_images
         .unwrap_or_else(|| default_valid(train.len()));
+    if valid == 0 && all_for_training {
+        let description = format!(
+            "{source}: all {} training images, no validation split (per-epoch figures on the \
+             {} test images)",
+            train.len(),
+            test.len()
+        );
+        return Ok((Task::new(train, test.clone(), Some(test))?, description));
+    }
     if valid >= train.len() {
         return Err(format!(
             "--valid-images {valid} leaves no training images out of {}",
@@ -628,4 +659,66 @@ where
         "valid accuracy"
     };
     Ok(comparison.with_metric(name))
+}
+
+/// The child training of the equal-cost studies (`hyperband`, `hill_climbing`): `epochs` of
+/// SGD in batches of 64, cosine rate 0.05 → 0.001, no augmentation.
+pub fn study_training(epochs: usize, seed: u64) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: 64,
+        lr: CosineWarmRestarts::single(0.05, 1e-3, epochs.max(1)),
+        augmentation: Augmentation::none(),
+        seed,
+        ..TrainConfig::default()
+    }
+}
+
+/// The mean of `values` (0 for none).
+pub fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = values.collect();
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// The data flags of the NAS-RL equal-cost studies (`hyperband`, `hill_climbing`): the first
+/// `--train-images` + `--valid-images` Fashion-MNIST training images at `--image-size`, and the
+/// children's width.
+#[derive(Debug, Args)]
+pub struct StudyData {
+    /// Training images (the first ones of the training set).
+    #[arg(long, default_value_t = 3_000)]
+    pub train_images: usize,
+    /// Validation images (after the training images).
+    #[arg(long, default_value_t = 1_000)]
+    pub valid_images: usize,
+    /// Image side the children see.
+    #[arg(long, default_value_t = 14)]
+    pub image_size: usize,
+    /// Multiply every child's filter counts.
+    #[arg(long, default_value_t = 0.5)]
+    pub filter_scale: f64,
+    /// Directory with Fashion-MNIST IDX files (default: the embedded subset).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl StudyData {
+    /// The task (with the 1,000 test images) and the NAS-RL child network settings.
+    pub fn load(&self) -> Result<(Task, NasRlNetConfig), Box<dyn std::error::Error>> {
+        let (train, test) = first_fashion_mnist(
+            self.data_dir.as_deref(),
+            self.train_images,
+            self.valid_images,
+        )?;
+        let task = Task::split(train, self.valid_images, Some(test))?.reduced(
+            1.0,
+            Some(self.image_size),
+            0,
+        )?;
+        let net = NasRlNetConfig::new(task.classes())
+            .with_in_channels(task.channels())
+            .with_image_size(task.image_size())
+            .with_filter_scale(self.filter_scale);
+        Ok((task, net))
+    }
 }

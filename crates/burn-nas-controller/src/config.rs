@@ -69,6 +69,17 @@ pub struct ReinforceConfig {
     /// previous token's embedding).
     #[serde(default)]
     pub position_embedding: bool,
+    /// After each block's decisions (an ENAS node, a NAS-RL layer), one more LSTM step, fed the
+    /// last decision's embedding, whose state becomes the block's anchor — as the official
+    /// ENAS micro controller (`micro_controller.py`: a `stack_lstm` step after the node's two
+    /// ops). `false`: the anchor is the state at the block's last decision.
+    #[serde(default)]
+    pub anchor_step: bool,
+    /// Start every block from the learned start input instead of the previous decision's
+    /// embedding — as the official ENAS micro controller (`inputs = self.g_emb` after each
+    /// node).
+    #[serde(default)]
+    pub reset_input_per_block: bool,
     /// Target density of skip connections (ENAS macro: 0.4).
     pub skip_target: Option<f64>,
     /// Weight of the KL penalty between skip probabilities and the target (ENAS macro: 0.8);
@@ -106,6 +117,8 @@ impl ReinforceConfig {
             entropy_weight: 0.0,
             entropy_loss_weight: 0.0,
             position_embedding: false,
+            anchor_step: false,
+            reset_input_per_block: false,
             skip_target: None,
             skip_weight: 0.0,
             skip_two_way_softmax: false,
@@ -136,6 +149,8 @@ impl ReinforceConfig {
             entropy_weight: 1e-4,
             entropy_loss_weight: 0.0,
             position_embedding: false,
+            anchor_step: false,
+            reset_input_per_block: false,
             skip_target: Some(0.4),
             skip_weight: 0.8,
             skip_two_way_softmax: true,
@@ -178,6 +193,8 @@ impl ReinforceConfig {
             entropy_weight: 1e-4,
             entropy_loss_weight: 0.0,
             position_embedding: false,
+            anchor_step: true,
+            reset_input_per_block: true,
             skip_target: None,
             skip_weight: 0.0,
             skip_two_way_softmax: false,

@@ -24,8 +24,12 @@ pub use error::{Result, StrategyError};
 pub use strategy::{Proposal, SearchStrategy};
 
 mod evolution;
+mod hill_climbing;
 mod mutation;
 mod random;
 pub use evolution::{EvolutionConfig, RegularizedEvolution};
+pub use hill_climbing::{
+    HillClimbingConfig, MorphismHillClimbing, Morphisms, NasRlMorphisms, Neighbour,
+};
 pub use mutation::mutate;
 pub use random::RandomSearch;

@@ -66,6 +66,10 @@ pub(crate) struct Shaping {
     /// Skips sampled from a two-way softmax over `[−l, l]` (the official ENAS code), i.e. with
     /// probability σ(2l), the KL penalty still taken on σ(l) as that code does.
     pub skip_two_way: bool,
+    /// One more LSTM step after each block; its state is the block's anchor.
+    pub anchor_step: bool,
+    /// Each block starts from the start input.
+    pub reset_input: bool,
 }
 
 impl Shaping {
@@ -107,12 +111,16 @@ pub(crate) struct Trace {
     pub skips: (usize, usize),
 }
 
-/// LSTM steps of one pass over `decisions`: one per initial anchor and one per decision.
-pub(crate) fn steps(decisions: &Decisions) -> usize {
+/// LSTM steps of one pass over `decisions`: one per initial anchor and one per decision, and
+/// one per block with `anchor_step`.
+pub(crate) fn steps(decisions: &Decisions, anchor_step: bool) -> usize {
     decisions
         .groups()
         .iter()
-        .map(|g| g.initial_anchors + g.blocks.iter().map(Vec::len).sum::<usize>())
+        .map(|g| {
+            let extra = if anchor_step { g.blocks.len() } else { 0 };
+            g.initial_anchors + g.blocks.iter().map(Vec::len).sum::<usize>() + extra
+        })
         .sum()
 }
 
@@ -339,6 +347,9 @@ impl Policy {
                 keys.push(top.matmul(self.attn_prev.val()));
             }
             for block in &group.blocks {
+                if shaping.reset_input {
+                    x = start.clone();
+                }
                 let mut top = zeros();
                 for decision in block {
                     top = self.step(x, &mut index, &mut hs, &mut cs);
@@ -460,6 +471,9 @@ impl Policy {
                         }
                     };
                     flat += 1;
+                }
+                if shaping.anchor_step {
+                    top = self.step(x.clone(), &mut index, &mut hs, &mut cs);
                 }
                 values.push(top.clone());
                 keys.push(top.matmul(self.attn_prev.val()));

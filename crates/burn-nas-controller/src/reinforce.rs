@@ -102,6 +102,8 @@ fn parts<S: SearchSpace>(
         fixed,
         skip_target: config.skip_target,
         skip_two_way: config.skip_two_way_softmax,
+        anchor_step: config.anchor_step,
+        reset_input: config.reset_input_per_block,
     };
     Ok((heads, head_of, shaping))
 }
@@ -209,7 +211,7 @@ impl<S: SearchSpace> Reinforce<S> {
         let (heads, head_of, shaping) = parts(&space, &config)?;
         let policy = Policy::new(
             &heads,
-            steps(space.decisions()),
+            steps(space.decisions(), config.anchor_step),
             &config,
             &device.clone().autodiff(),
         )?;
@@ -561,7 +563,7 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
         let (heads, head_of, shaping) = parts(&self.space, &saved.config)?;
         let fresh = Policy::new(
             &heads,
-            steps(self.space.decisions()),
+            steps(self.space.decisions(), saved.config.anchor_step),
             &saved.config,
             &self.device.clone().autodiff(),
         )?;

@@ -1,8 +1,10 @@
 //! [`ChildFactory`]: how an estimator builds the trainable network of an architecture.
 
 use burn::tensor::Device;
+use burn_nas_space::nas_rl::NasRlMorphism;
 use burn_nas_space::nn::{
-    MacroNet, MacroNetConfig, MicroNet, MicroNetConfig, NasRlNet, NasRlNetConfig, NetError, Network,
+    MacroNet, MacroNetConfig, MicroNet, MicroNetConfig, NasRlNet, NasRlNetConfig, NetError,
+    Network, ParamValues,
 };
 use burn_nas_space::{MacroArch, MicroArch, NasRlArch};
 use serde::{Deserialize, Serialize};
@@ -36,6 +38,24 @@ pub trait ChildFactory<A> {
         depth_scale: f64,
         device: &Device,
     ) -> Result<Self::Net, NetError>;
+
+    /// The trained parameters of `parent`'s network (built by this factory with the same
+    /// settings) carried over to `child`'s network so that it computes the same function, when
+    /// the factory knows how (function-preserving network morphism); `seed` draws any random
+    /// choice the transfer makes. `None`, the default, leaves weight inheritance to copy the
+    /// tensors whose path and shape match.
+    fn transfer(
+        &self,
+        parent: &A,
+        child: &A,
+        params: &ParamValues,
+        shape: ImageShape,
+        channel_scale: f64,
+        seed: u64,
+    ) -> Option<ParamValues> {
+        let _ = (parent, child, params, shape, channel_scale, seed);
+        None
+    }
 }
 
 fn scaled(value: usize, scale: f64, min: usize) -> usize {
@@ -120,5 +140,22 @@ impl ChildFactory<NasRlArch> for NasRlChild {
             ..self.0.clone()
         }
         .init(arch, device)
+    }
+
+    /// Network morphism ([`NasRlMorphism::transfer`]) when `child` is a morphism of
+    /// `parent` (widened layers, larger filters, added skips, at most one new identity layer).
+    fn transfer(
+        &self,
+        parent: &NasRlArch,
+        child: &NasRlArch,
+        params: &ParamValues,
+        shape: ImageShape,
+        cs: f64,
+        seed: u64,
+    ) -> Option<ParamValues> {
+        let scale = self.0.filter_scale * cs;
+        NasRlMorphism::transfer(parent, child, params, shape.size, scale, seed)
+            .map_err(|e| log::debug!("no morphism from the parent: {e}"))
+            .ok()
     }
 }

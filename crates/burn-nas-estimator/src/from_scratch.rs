@@ -360,6 +360,28 @@ impl<F> TrainFromScratch<F> {
         )?)
     }
 
+    /// `parent`'s trained parameters carried over to `child` by the factory's
+    /// function-preserving transfer, if it has one for this pair.
+    pub(crate) fn transfer<A>(
+        &self,
+        parent: &A,
+        child: &A,
+        params: &ParamValues,
+        seed: u64,
+    ) -> Option<ParamValues>
+    where
+        F: ChildFactory<A>,
+    {
+        self.factory.transfer(
+            parent,
+            child,
+            params,
+            self.shape(),
+            self.fidelity.channel_scale,
+            seed,
+        )
+    }
+
     /// One trial on `device`: seeds, builds, warm-starts from `inherit`, trains and scores
     /// child number `child`. Runs on any thread.
     fn trial<A>(

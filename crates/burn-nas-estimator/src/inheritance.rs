@@ -1,12 +1,13 @@
 //! [`WeightInheritance`]: a child proposed as a mutation of an evaluated parent starts from the
-//! parent's weights wherever they fit (network-morphism-style warm start).
+//! parent's weights: carried over function-preservingly when the child factory knows the
+//! morphism between them ([`ChildFactory::transfer`]), else copied wherever path and shape fit.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use burn::module::Module;
 use burn_nas_space::Architecture;
-use burn_nas_space::nn::{export_params, import_params};
+use burn_nas_space::nn::{ParamValues, export_params, import_params};
 
 use crate::curve::EpochwiseEstimator;
 use crate::error::{EstimatorError, Result};
@@ -24,8 +25,10 @@ pub fn inherit_weights<M: Module, P: Module>(parent: &P, child: M) -> (M, usize,
     (child, report.copied, report.copied + report.kept.len())
 }
 
-/// Train-from-scratch estimation where a mutated child inherits its parent's trained weights
-/// for every parameter whose path and shape match; the rest initialise fresh. Trained networks
+/// Train-from-scratch estimation where a mutated child inherits its parent's trained weights:
+/// through the child factory's function-preserving transfer when the child is a network
+/// morphism of the parent (NAS-RL children: [`ChildFactory::transfer`]), else for every
+/// parameter whose path and shape match, the rest initialised fresh. Trained networks
 /// of the last `capacity` estimated architectures are kept (in memory, without autodiff) so
 /// that their children can inherit from them.
 #[derive(Debug)]
@@ -51,6 +54,22 @@ impl<A: Architecture, F: ChildFactory<A>> WeightInheritance<F, A> {
     /// Number of trained networks kept for inheritance.
     pub fn stored(&self) -> usize {
         self.store.len()
+    }
+
+    /// What a child of `parent` (whose trained network is `net`) starts from.
+    fn inherited(&self, parent: &A, child: &A, net: &F::Net) -> ParamValues {
+        let params = export_params(net);
+        // The transfer's random choices (which filters a widening copies) follow the child.
+        let seed = child
+            .to_json()
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+        match self.inner.transfer(parent, child, &params, seed) {
+            Some(morphed) => morphed,
+            None => params,
+        }
     }
 
     fn keep(&mut self, key: String, net: F::Net) {
@@ -156,9 +175,10 @@ where
         parent: Option<&A>,
         on_epoch: &mut dyn FnMut(&EpochStats) -> Control,
     ) -> Result<Estimate> {
-        let inherit = parent
-            .and_then(|p| self.store.get(&p.to_json()))
-            .map(export_params);
+        let inherit = parent.and_then(|p| {
+            let net = self.store.get(&p.to_json())?;
+            Some(self.inherited(p, arch, net))
+        });
         let (estimate, net) = self.inner.run(arch, inherit.as_ref(), on_epoch)?;
         self.keep(arch.to_json(), net.valid());
         Ok(estimate)
@@ -186,11 +206,11 @@ where
             let mut order = self.order.clone();
             let mut jobs = Vec::with_capacity(end - start);
             for (arch, parent) in &children[start..end] {
-                let inherit = parent
-                    .map(|p| p.to_json())
-                    .filter(|key| order.contains(key))
-                    .and_then(|key| self.store.get(&key))
-                    .map(export_params);
+                let inherit = parent.and_then(|p| {
+                    let key = p.to_json();
+                    let net = self.store.get(&key).filter(|_| order.contains(&key))?;
+                    Some(self.inherited(p, arch, net))
+                });
                 jobs.push(Job {
                     arch: *arch,
                     inherit,

@@ -37,6 +37,26 @@ pub struct NasRlLayer {
 }
 
 impl NasRlLayer {
+    /// A `size` × `size` convolution with `filters` filters, the same stride on both axes,
+    /// reading `inputs` (empty: the image).
+    ///
+    /// ```
+    /// use burn_nas_space::NasRlLayer;
+    ///
+    /// let layer = NasRlLayer::square(3, 24, 2, vec![0]);
+    /// assert_eq!((layer.filter_height, layer.filter_width, layer.strides()), (3, 3, [2, 2]));
+    /// ```
+    pub fn square(size: usize, filters: usize, stride: usize, inputs: Vec<usize>) -> Self {
+        NasRlLayer {
+            filter_height: size,
+            filter_width: size,
+            filters,
+            stride,
+            stride_width: None,
+            inputs,
+        }
+    }
+
     /// `[height, width]` strides.
     pub fn strides(&self) -> [usize; 2] {
         [self.stride, self.stride_width.unwrap_or(self.stride)]

@@ -3,9 +3,11 @@
 
 mod arch;
 mod dot;
+mod morphism;
 mod space;
 
 pub use arch::{NasRlArch, NasRlLayer};
+pub use morphism::{MorphError, NasRlMorphism};
 pub use space::{
     FILTER_HEIGHT_HEAD, FILTER_WIDTH_HEAD, FILTERS_HEAD, NasRlSpace, STRIDE_HEAD, STRIDE_WIDTH_HEAD,
 };
