@@ -6,6 +6,7 @@
 //! cargo run --release --example bench                        # enas_micro_step, reference sizes
 //! cargo run --release --example bench -- --workload macro    # macro supernet, 12 layers, C = 36
 //! cargo run --release --example bench -- --workload child    # one fixed child's training step
+//! cargo run --release --example bench -- --workload plain    # NAS-RL child, plain 3×3 convs
 //! cargo run --release --example bench -- --workload score    # forward-only scoring, no autodiff
 //! cargo run --release --example bench -- --workload ops      # per-op forward/backward profile
 //! cargo run --release --features mimalloc --example bench    # with mimalloc as the allocator
@@ -28,6 +29,9 @@ enum Which {
     Macro,
     /// Training step of one fixed micro child network.
     Child,
+    /// Training step of a NAS-RL child of three plain 3×3 convolutions (1×28×28 inputs;
+    /// `shared/bench/plain_cnn_train.py`'s network).
+    Plain,
     /// Forward-only scoring of sampled architectures with the micro supernet.
     Score,
     /// Forward and forward + backward of the individual ops at the supernet's shapes.
@@ -56,15 +60,15 @@ struct Args {
     /// Images per step.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
     batch: u64,
-    /// Channels of the first cells (default: 20; macro: 36).
+    /// Channels of the first cells (default: 20; macro: 36; plain: 48, the first layer's filters).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     channels: Option<u64>,
     /// Normal layers (default: 6; macro: 12).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     layers: Option<u64>,
-    /// Image height and width.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(8..))]
-    hw: u64,
+    /// Image height and width (default: 32; plain: 28).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(8..))]
+    hw: Option<u64>,
     /// Seed of weights, inputs and architectures.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -87,6 +91,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Which::Micro => Workload::Micro,
         Which::Macro => Workload::Macro,
         Which::Child => Workload::Child,
+        Which::Plain => Workload::Plain,
         Which::Score => Workload::Score,
         Which::Ops => {
             let device = args.device.to_device()?;
@@ -94,7 +99,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let timings = profile_ops(
                 args.batch as usize,
                 args.channels.map_or(defaults.channels, |c| c as usize),
-                args.hw as usize,
+                args.hw.map_or(defaults.image_size, |h| h as usize),
                 args.steps as usize,
                 &device,
             )?;
@@ -114,7 +119,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         batch: args.batch as usize,
         channels: args.channels.map_or(defaults.channels, |c| c as usize),
         layers: args.layers.map_or(defaults.layers, |l| l as usize),
-        image_size: args.hw as usize,
+        image_size: args.hw.map_or(defaults.image_size, |h| h as usize),
         steps: args.steps as usize,
         warmup: args.warmup as usize,
         seed: args.seed,

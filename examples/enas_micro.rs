@@ -104,6 +104,11 @@ struct Cli {
     /// Channels of the retrained network.
     #[arg(long)]
     retrain_channels: Option<usize>,
+    /// Images at the end of the training set held out of the retraining to validate it (0:
+    /// none, every training image trains and the per-epoch figures are on the test set, which
+    /// nothing selects on; default: `--valid-images`, else the preset's: fast 1,000, paper 0).
+    #[arg(long)]
+    retrain_valid_images: Option<usize>,
     /// Layers of the retrained network.
     #[arg(long)]
     retrain_layers: Option<usize>,
@@ -259,8 +264,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Retraining sees every image the search saw, the search's validation images included,
     // minus a smaller held-out validation split — or none (the paper preset, as ENAS retrains
     // on all 50,000).
-    let (retrain_task, _) =
-        common::load_final_task(&cli.common, s.train_images, s.retrain_valid_images)?;
+    let (retrain_task, retrain_data) = common::load_final_task(
+        &cli.common,
+        s.train_images,
+        s.retrain_valid_images,
+        cli.retrain_valid_images,
+    )?;
     println!("ENAS micro search on {data}, device {}", cli.common.device);
     let search_task = match s.search_image_size {
         Some(size) if size != task.image_size() => {
@@ -364,6 +373,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "example": "enas_micro",
         "preset": format!("{:?}", cli.preset),
         "data": data,
+        "retrain_data": retrain_data,
         "device": cli.common.device.to_string(),
         "supernet": { "channels": s.channels, "layers": s.layers,
                       "image_size": search_task.image_size(), "batch_size": s.batch_size },

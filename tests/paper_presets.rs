@@ -44,6 +44,10 @@ fn run_paper_preset(example: &str, args: &[&str], out: &Path) -> Value {
             "1",
             "--retrain-image-size",
             "14",
+            // As the paper's final networks (and the preset's default, which `--valid-images`
+            // above would override): every training image trains.
+            "--retrain-valid-images",
+            "0",
             "--quiet",
         ])
         .args(args)
@@ -86,6 +90,20 @@ fn assert_paper_run(summary: &Value, updates: u64, samples: u64) {
     let accuracy = retrain["test_accuracy"].as_f64().expect("test accuracy");
     assert!((0.0..=1.0).contains(&accuracy), "test accuracy {accuracy}");
     assert!(retrain["params"].as_u64().expect("params") > 0);
+    // No validation split: the retraining trained on all 320 images and its per-epoch
+    // figures are the test set's.
+    let data = summary["extra"]["retrain_data"]
+        .as_str()
+        .expect("retrain_data");
+    assert!(
+        data.contains("all 320 training images, no validation split"),
+        "{data}"
+    );
+    assert_eq!(
+        retrain["valid"]["accuracy"].as_f64(),
+        Some(accuracy),
+        "per-epoch figures on the test set"
+    );
 }
 
 #[test]

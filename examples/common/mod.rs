@@ -254,12 +254,25 @@ pub fn load_task_with(
 /// (`num_valids = 0`); its per-epoch figures are then measured on the test set, which the
 /// training reports but never selects on (the last epoch's network is the result). Never for
 /// a search: its rewards must not see the test set.
+///
+/// The validation size is `retrain_valid` (an example's `--retrain-valid-images`), else
+/// `--valid-images`, else `default_valid`.
 pub fn load_final_task(
     args: &CommonArgs,
     default_train: usize,
     default_valid: usize,
+    retrain_valid: Option<usize>,
 ) -> Result<(Task, String), Box<dyn std::error::Error>> {
-    load(args, default_train, |_| default_valid, true)
+    match retrain_valid {
+        Some(valid) => {
+            let args = CommonArgs {
+                valid_images: Some(valid),
+                ..args.clone()
+            };
+            load(&args, default_train, |_| valid, true)
+        }
+        None => load(args, default_train, |_| default_valid, true),
+    }
 }
 
 fn load(

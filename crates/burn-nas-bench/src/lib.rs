@@ -14,6 +14,10 @@
 //!   [`MicroNet`] of one architecture sampled once (no auxiliary
 //!   head, no drop path, no dropout, so that it differs from the micro step only by weight
 //!   sharing);
+//! * [`Workload::Plain`] (`plain_cnn_step`): the training step of a NAS-RL child of plain
+//!   convolutions, the network of `shared/bench/plain_cnn_train.py` — 3×3 convolutions with
+//!   48, 64, 64 filters (`C = 48`: the others scale with it) and strides 1, 2, 2, each conv + BN
+//!   + ReLU, global pooling, linear — on 1×28×28 inputs (Fashion-MNIST's shape);
 //! * [`Workload::Score`] (`enas_score`): the controller's reward pass — the micro supernet's
 //!   forward pass of a sampled architecture on a validation batch with batch statistics
 //!   ([`Mode::SCORE`]), on the plain (non-autodiff) device, and its accuracy read back.
@@ -47,13 +51,14 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use burn_nas_backend::{DeviceError, DeviceSpec};
 use burn_nas_estimator::clip_global_norm;
+use burn_nas_space::nas_rl::{NasRlArch, NasRlLayer};
 use burn_nas_space::nn::kernels::{
-    DepthwiseGeometry, PoolGeometry, PoolKind, batch_norm_batch_stats, depthwise_conv,
-    pointwise_conv, pool2d,
+    ConvGeometry, PoolGeometry, PoolKind, batch_norm_batch_stats, depthwise_conv, pointwise_conv,
+    pool2d,
 };
 use burn_nas_space::nn::{
     CellStyle, MacroSupernet, MacroSupernetConfig, MicroNet, MicroNetConfig, MicroSupernet,
-    MicroSupernetConfig, Mode, NetError, Network,
+    MicroSupernetConfig, Mode, NasRlNet, NasRlNetConfig, NetError, Network,
 };
 use burn_nas_space::{ArchError, MacroOp, MacroSpace, MicroArch, MicroSpace, SearchSpace};
 use rand::{Rng, SeedableRng};
@@ -109,16 +114,19 @@ pub enum Workload {
     Macro,
     /// Training step of one fixed micro child network.
     Child,
+    /// Training step of a NAS-RL child of three plain 3×3 convolutions (1×28×28 inputs).
+    Plain,
     /// Forward-only scoring of a fresh random architecture with the micro supernet's weights.
     Score,
 }
 
 impl Workload {
     /// Every workload, in a stable order.
-    pub const ALL: [Workload; 4] = [
+    pub const ALL: [Workload; 5] = [
         Workload::Micro,
         Workload::Macro,
         Workload::Child,
+        Workload::Plain,
         Workload::Score,
     ];
 
@@ -128,6 +136,7 @@ impl Workload {
             Workload::Micro => "enas_micro_step",
             Workload::Macro => "enas_macro_step",
             Workload::Child => "enas_child_step",
+            Workload::Plain => "plain_cnn_step",
             Workload::Score => "enas_score",
         }
     }
@@ -138,6 +147,7 @@ impl Workload {
             Workload::Micro => "micro",
             Workload::Macro => "macro",
             Workload::Child => "child",
+            Workload::Plain => "plain",
             Workload::Score => "score",
         }
     }
@@ -159,7 +169,7 @@ impl FromStr for Workload {
             .ok_or_else(|| {
                 invalid(
                     "workload",
-                    format!("unknown `{s}` (expected micro, macro, child or score)"),
+                    format!("unknown `{s}` (expected micro, macro, child, plain or score)"),
                 )
             })
     }
@@ -174,10 +184,13 @@ pub struct BenchConfig {
     pub batch: usize,
     /// Channels of the first cells (`C`).
     pub channels: usize,
-    /// Normal layers `L` (micro, child: plus two reduction cells) or layers (macro).
+    /// Normal layers `L` (micro, child: plus two reduction cells) or layers (macro; plain:
+    /// always 3).
     pub layers: usize,
     /// Image height and width.
     pub image_size: usize,
+    /// Image channels (3; plain: 1).
+    pub in_channels: usize,
     /// Number of classes.
     pub classes: usize,
     /// Timed steps.
@@ -193,19 +206,21 @@ pub struct BenchConfig {
 
 impl BenchConfig {
     /// The reference configuration of `workload`: batch 64, 3×32×32, 10 classes, 20 timed
-    /// steps after 3 untimed ones; `L = 6`, `C = 20` (micro, child, score) or 12 layers,
-    /// `C = 36` (macro).
+    /// steps after 3 untimed ones; `L = 6`, `C = 20` (micro, child, score), 12 layers,
+    /// `C = 36` (macro) or 3 layers, `C = 48` on 1×28×28 (plain).
     pub fn new(workload: Workload) -> Self {
-        let (layers, channels) = match workload {
-            Workload::Macro => (12, 36),
-            _ => (6, 20),
+        let (layers, channels, image_size, in_channels) = match workload {
+            Workload::Macro => (12, 36, 32, 3),
+            Workload::Plain => (3, 48, 28, 1),
+            _ => (6, 20, 32, 3),
         };
         BenchConfig {
             workload,
             batch: 64,
             channels,
             layers,
-            image_size: 32,
+            image_size,
+            in_channels,
             classes: 10,
             steps: 20,
             warmup: 3,
@@ -235,6 +250,7 @@ impl BenchConfig {
     pub fn validate(&self) -> Result<(), BenchError> {
         let positive = [
             ("batch", self.batch),
+            ("in_channels", self.in_channels),
             ("channels", self.channels),
             ("layers", self.layers),
             ("steps", self.steps),
@@ -355,6 +371,7 @@ enum State {
     Micro(Option<MicroSupernet>, ModuleOptimizer),
     Macro(Option<MacroSupernet>, ModuleOptimizer),
     Child(Option<MicroNet>, ModuleOptimizer),
+    Plain(Option<NasRlNet>, ModuleOptimizer),
     Score(MicroSupernet),
 }
 
@@ -423,6 +440,21 @@ impl Bench {
                     .init(&arch, &ad)?;
                 State::Child(Some(net), optimizer())
             }
+            Workload::Plain => {
+                let filters = |f: usize| (f * config.channels).div_ceil(48);
+                let arch = NasRlArch {
+                    layers: vec![
+                        NasRlLayer::square(3, filters(48), 1, vec![]),
+                        NasRlLayer::square(3, filters(64), 2, vec![0]),
+                        NasRlLayer::square(3, filters(64), 2, vec![1]),
+                    ],
+                };
+                let net = NasRlNetConfig::new(config.classes)
+                    .with_in_channels(config.in_channels)
+                    .with_image_size(config.image_size)
+                    .init(&arch, &ad)?;
+                State::Plain(Some(net), optimizer())
+            }
             Workload::Score => State::Score(supernet(if config.score_on_autodiff {
                 &ad
             } else {
@@ -441,7 +473,7 @@ impl Bench {
     fn batch(&mut self, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
         let c = &self.config;
         let x = Tensor::<4>::random(
-            [c.batch, 3, c.image_size, c.image_size],
+            [c.batch, c.in_channels, c.image_size, c.image_size],
             Distribution::Normal(0.0, 1.0),
             device,
         );
@@ -481,6 +513,12 @@ impl Bench {
                 *net = Some(descend(n, logits, y, optim));
             }
             State::Child(net, optim) => {
+                let n = take(net)?;
+                start = Instant::now();
+                let logits = Network::forward(&n, x, Mode::TRAIN);
+                *net = Some(descend(n, logits, y, optim));
+            }
+            State::Plain(net, optim) => {
                 let n = take(net)?;
                 start = Instant::now();
                 let logits = Network::forward(&n, x, Mode::TRAIN);
@@ -573,7 +611,7 @@ pub const PROFILED_OPS: [&str; 9] = [
 fn apply_op(op: &str, x: Tensor<4>, grad: bool) -> Tensor<4> {
     let [_, c, ..] = x.dims();
     let device = x.device();
-    let same = |p: usize| DepthwiseGeometry {
+    let same = |p: usize| ConvGeometry {
         stride: [1, 1],
         padding: [(p, p), (p, p)],
     };

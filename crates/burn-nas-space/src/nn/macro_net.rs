@@ -5,6 +5,7 @@ use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor};
 
+use super::kernels::dense;
 use super::ops::{
     Bn, Calibration, Classifier, FactorizedReduce, MacroBranch, conv, conv_macs, strided,
 };
@@ -147,7 +148,7 @@ impl MacroNetConfig {
 
 impl Network for MacroNet {
     fn forward_output(&self, images: Tensor<4>, mode: Mode) -> NetOutput {
-        let mut x = self.stem_bn.forward(self.stem.forward(images), mode);
+        let mut x = self.stem_bn.forward(dense(&self.stem, images), mode);
         let mut outputs: Vec<Option<Tensor<4>>> = Vec::with_capacity(self.layers.len());
         let mut pool_index = 0;
         for (i, layer) in self.layers.iter().enumerate() {

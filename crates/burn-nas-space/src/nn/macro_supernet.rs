@@ -6,6 +6,7 @@ use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor};
 
+use super::kernels::dense;
 use super::macro_net::{last_reader, pool_layers};
 use super::ops::{Bn, Classifier, FactorizedReduce, MacroBranch, conv};
 use super::{Mode, NetError, check_common, check_probability};
@@ -128,7 +129,7 @@ impl MacroSupernet {
     ) -> Result<Tensor<2>, NetError> {
         self.space.validate(arch)?;
         let readers = last_reader(arch);
-        let mut x = self.stem_bn.forward(self.stem.forward(images), mode);
+        let mut x = self.stem_bn.forward(dense(&self.stem, images), mode);
         let mut outputs: Vec<Option<Tensor<4>>> = Vec::with_capacity(self.layers.len());
         let mut pool_index = 0;
         for (i, (layer, spec)) in self.layers.iter().zip(&arch.layers).enumerate() {

@@ -7,7 +7,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Tensor, activation::relu};
 
-use super::kernels::pointwise;
+use super::kernels::dense;
 use super::ops::{Bn, Classifier, conv_macs};
 use super::{Mode, NetError, NetOutput, Network, check_common, check_probability};
 use crate::nas_rl::NasRlArch;
@@ -148,7 +148,7 @@ impl Network for NasRlNet {
             } else {
                 concat_padded(spec.inputs.iter().map(|&j| outputs[j].clone()).collect())
             };
-            let y = relu(layer.bn.forward(pointwise(&layer.conv, input), mode));
+            let y = relu(layer.bn.forward(dense(&layer.conv, input), mode));
             outputs.push(y);
         }
         let loose = self

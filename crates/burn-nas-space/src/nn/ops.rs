@@ -10,7 +10,7 @@ use burn::tensor::{Device, Distribution, Tensor, activation::relu};
 
 use super::Mode;
 use super::kernels::{
-    PoolGeometry, PoolKind, batch_norm_batch_stats, depthwise, pointwise, pool2d,
+    PoolGeometry, PoolKind, batch_norm_batch_stats, dense, depthwise, pointwise, pool2d,
 };
 
 /// Spatial size after a stride-`s` op with "same" padding: `ceil(h / s)`.
@@ -518,7 +518,7 @@ impl MacroBranch {
         match (&self.conv, &self.bn, &self.pool) {
             (Some(c), Some(bn), _) => {
                 let y = match c {
-                    BranchConv::Full(k) => k.forward(x),
+                    BranchConv::Full(k) => dense(k, x),
                     BranchConv::Separable(s) => pointwise(&s.pointwise, depthwise(&s.depthwise, x)),
                 };
                 relu(bn.forward(y, mode))

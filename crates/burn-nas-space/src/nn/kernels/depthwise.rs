@@ -9,27 +9,11 @@
 //! backend, and for dtypes other than `f32`, [`depthwise_conv`] is burn's `conv2d` with
 //! `groups = C`.
 
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::tensor::Tensor;
 use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
 
-/// Stride and `(begin, end)` padding of a depthwise convolution (dilation 1, no bias).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DepthwiseGeometry {
-    /// Stride `[height, width]`, each at least 1.
-    pub stride: [usize; 2],
-    /// Padding `[(top, bottom), (left, right)]`.
-    pub padding: [(usize, usize); 2],
-}
-
-impl DepthwiseGeometry {
-    /// burn's convolution options of this geometry on `channels` channels.
-    fn options(&self, channels: usize) -> ConvOptions<2> {
-        ConvOptions::new_with_padding(self.stride, self.padding, [1, 1], channels.max(1))
-    }
-}
+use super::{ConvGeometry, conv_padding};
 
 /// The depthwise convolution `conv2d(x, weight, groups = C)`: `x` is `[N, C, H, W]`, `weight`
 /// `[C, 1, kh, kw]` (the layout of a [`Conv2d`] with `groups = C`), the result
@@ -41,7 +25,7 @@ impl DepthwiseGeometry {
 /// # Panics
 /// When the shapes do not fit, or a stride is 0, as burn's `conv2d` (programming errors of the
 /// caller: the networks build their weights to match their inputs).
-pub fn depthwise_conv(x: Tensor<4>, weight: Tensor<4>, geometry: DepthwiseGeometry) -> Tensor<4> {
+pub fn depthwise_conv(x: Tensor<4>, weight: Tensor<4>, geometry: ConvGeometry) -> Tensor<4> {
     let [_, c, h, w] = x.dims();
     let [wc, one, kh, kw] = weight.dims();
     let fits = wc == c
@@ -62,7 +46,7 @@ pub fn depthwise_conv(x: Tensor<4>, weight: Tensor<4>, geometry: DepthwiseGeomet
 /// otherwise. "Same" padding is resolved as [`Conv2d::forward`] resolves it.
 pub fn depthwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [_, c, h, w] = x.dims();
-    let [cout, cin_per_group, kh, kw] = conv.weight.dims();
+    let [cout, cin_per_group, _, _] = conv.weight.dims();
     let is_depthwise = conv.groups == c
         && cout == c
         && cin_per_group == 1
@@ -71,19 +55,11 @@ pub fn depthwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     if !is_depthwise {
         return conv.forward(x);
     }
-    let same = |k: usize, s: usize, size: usize| {
-        let total = ((size.div_ceil(s).max(1) - 1) * s + k).saturating_sub(size);
-        (total / 2, total - total / 2)
-    };
-    let padding = match conv.padding {
-        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
-        PaddingConfig2d::Same => [same(kh, conv.stride[0], h), same(kw, conv.stride[1], w)],
-        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
-    };
+    let padding = conv_padding(conv, h, w);
     depthwise_conv(
         x,
         conv.weight.val(),
-        DepthwiseGeometry {
+        ConvGeometry {
             stride: conv.stride,
             padding,
         },
@@ -94,36 +70,24 @@ pub fn depthwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 mod flex {
     //! The backend extension and its flex and autodiff implementations.
 
-    use burn::backend::autodiff::checkpoint::base::Checkpointer;
     use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
-    use burn::backend::autodiff::grads::Gradients;
-    use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
     use burn::backend::ops::{FloatTensorOps, ModuleOps};
     use burn::backend::tensor::FloatTensor;
-    use burn::backend::{
-        Autodiff, Backend, Dispatch, DispatchDevice, Flex, TensorMetadata, backend_extension,
-    };
+    use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
     use burn::tensor::ops::ConvOptions;
-    use burn::tensor::{DType, Shape, Tensor, TensorData};
+    use burn::tensor::{Shape, Tensor, TensorData};
     use rayon::prelude::*;
 
-    use super::super::plane::{Dims, DirectCalls, f32_data};
-    use super::DepthwiseGeometry;
+    use super::super::ConvGeometry;
+    use super::super::plane::{Dims, DirectCalls, f32_data, on_flex_f32};
+    use super::super::weighted_op::WeightedOp;
 
     /// Whether the extension runs `x ⊛ weight`: both `f32` on a flex device (plain or autodiff).
     pub(super) fn applies(x: &Tensor<4>, weight: &Tensor<4>) -> bool {
-        let on_flex = |t: &Tensor<4>| {
-            matches!(t.device().inner().as_dispatch(), DispatchDevice::Flex(_))
-                && t.dtype() == DType::F32
-        };
-        on_flex(x) && on_flex(weight)
+        on_flex_f32(x) && on_flex_f32(weight)
     }
 
-    pub(super) fn depthwise_conv(
-        x: Tensor<4>,
-        weight: Tensor<4>,
-        g: DepthwiseGeometry,
-    ) -> Tensor<4> {
+    pub(super) fn depthwise_conv(x: Tensor<4>, weight: Tensor<4>, g: ConvGeometry) -> Tensor<4> {
         Tensor::from_dispatch(<Dispatch as DepthwiseBackend>::depthwise_forward(
             x.into_dispatch(),
             weight.into_dispatch(),
@@ -135,12 +99,12 @@ mod flex {
     pub(super) static DIRECT_CALLS: DirectCalls = DirectCalls::new();
 
     /// burn's convolution options of `g` for `weight`'s channels.
-    fn options<B: Backend>(weight: &FloatTensor<B>, g: DepthwiseGeometry) -> ConvOptions<2> {
+    fn options<B: Backend>(weight: &FloatTensor<B>, g: ConvGeometry) -> ConvOptions<2> {
         g.options(weight.shape()[0])
     }
 
     /// The sizes of a depthwise convolution from its input, kernel and output shapes.
-    fn dims(x: &Shape, kernel: &Shape, out: &Shape, g: DepthwiseGeometry) -> Dims {
+    fn dims(x: &Shape, kernel: &Shape, out: &Shape, g: ConvGeometry) -> Dims {
         Dims {
             n: x[0],
             c: x[1],
@@ -166,7 +130,7 @@ mod flex {
         fn depthwise_forward(
             x: FloatTensor<Self>,
             weight: FloatTensor<Self>,
-            g: DepthwiseGeometry,
+            g: ConvGeometry,
         ) -> FloatTensor<Self> {
             let options = options::<Self>(&weight, g);
             Self::conv2d(x, weight, None, options)
@@ -177,7 +141,7 @@ mod flex {
             x: FloatTensor<Self>,
             weight: FloatTensor<Self>,
             grad: FloatTensor<Self>,
-            g: DepthwiseGeometry,
+            g: ConvGeometry,
         ) -> FloatTensor<Self> {
             let options = options::<Self>(&weight, g);
             Self::conv2d_x_backward(x, weight, grad, options)
@@ -188,7 +152,7 @@ mod flex {
             x: FloatTensor<Self>,
             weight: FloatTensor<Self>,
             grad: FloatTensor<Self>,
-            g: DepthwiseGeometry,
+            g: ConvGeometry,
         ) -> FloatTensor<Self> {
             let options = options::<Self>(&weight, g);
             Self::conv2d_weight_backward(x, weight, grad, options)
@@ -200,7 +164,7 @@ mod flex {
             x: FloatTensor<Self>,
             weight: FloatTensor<Self>,
             grad: FloatTensor<Self>,
-            g: DepthwiseGeometry,
+            g: ConvGeometry,
         ) -> FloatTensor<Self> {
             let direct = (|| {
                 let (wc, gc) = (f32_data(&weight)?, f32_data(&grad)?);
@@ -223,7 +187,7 @@ mod flex {
             x: FloatTensor<Self>,
             weight: FloatTensor<Self>,
             grad: FloatTensor<Self>,
-            g: DepthwiseGeometry,
+            g: ConvGeometry,
         ) -> FloatTensor<Self> {
             let direct = (|| {
                 let (xc, gc) = (f32_data(&x)?, f32_data(&grad)?);
@@ -247,52 +211,14 @@ mod flex {
         fn depthwise_forward(
             x: FloatTensor<Self>,
             weight: FloatTensor<Self>,
-            g: DepthwiseGeometry,
+            g: ConvGeometry,
         ) -> FloatTensor<Self> {
-            #[derive(Debug)]
-            struct DepthwiseBackward;
-
-            impl<B: Backend + DepthwiseBackend> Backward<B, 2> for DepthwiseBackward {
-                /// Input, weight and geometry.
-                type State = (FloatTensor<B>, FloatTensor<B>, DepthwiseGeometry);
-
-                fn backward(
-                    self,
-                    ops: Ops<Self::State, 2>,
-                    grads: &mut Gradients,
-                    _checkpointer: &mut Checkpointer,
-                ) {
-                    let [node_x, node_w] = ops.parents;
-                    let grad = grads.consume::<B>(&ops.node);
-                    let (x, weight, g) = ops.state;
-                    if let Some(node) = node_w {
-                        let gw = B::depthwise_grad_w(x.clone(), weight.clone(), grad.clone(), g);
-                        grads.register::<B>(node.id, gw);
-                    }
-                    if let Some(node) = node_x {
-                        let gx = B::depthwise_grad_x(x, weight, grad, g);
-                        grads.register::<B>(node.id, gx);
-                    }
-                }
+            WeightedOp {
+                forward: B::depthwise_forward,
+                grad_x: B::depthwise_grad_x,
+                grad_weight: B::depthwise_grad_w,
             }
-
-            match DepthwiseBackward
-                .prepare::<C>([x.node(), weight.node()])
-                .compute_bound()
-                .stateful()
-            {
-                OpsKind::Tracked(prep) => {
-                    let xp = x.primitive().clone();
-                    let wp = weight.primitive().clone();
-                    let out = B::depthwise_forward(xp.clone(), wp.clone(), g);
-                    prep.finish((xp, wp, g), out)
-                }
-                OpsKind::UnTracked(prep) => prep.finish(B::depthwise_forward(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    g,
-                )),
-            }
+            .run::<C>(x, weight, g)
         }
     }
 
@@ -405,6 +331,7 @@ mod flex {
 mod tests {
     use super::*;
     use crate::nn::kernels::rel_err;
+    use burn::nn::PaddingConfig2d;
     use burn::nn::conv::Conv2dConfig;
     use burn::tensor::{Device, Distribution};
 
@@ -466,7 +393,7 @@ mod tests {
         ];
         for (k, stride, padding) in cases {
             let what = format!("kernel {k:?} stride {stride:?} padding {padding:?}");
-            let g = DepthwiseGeometry { stride, padding };
+            let g = ConvGeometry { stride, padding };
             let x = Tensor::<4>::random([2, 3, 9, 10], Distribution::Normal(0.0, 1.0), &device);
             let w =
                 Tensor::<4>::random([3, 1, k[0], k[1]], Distribution::Normal(0.0, 1.0), &device);
@@ -523,7 +450,7 @@ mod tests {
         let w = Tensor::<4>::random([2, 1, 3, 3], Distribution::Normal(0.0, 1.0), &device)
             .require_grad();
         let before = flex::DIRECT_CALLS.count();
-        let same = DepthwiseGeometry {
+        let same = ConvGeometry {
             stride: [1, 1],
             padding: [(1, 1), (1, 1)],
         };

@@ -6,8 +6,15 @@ use burn::backend::Flex;
 #[cfg(test)]
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use burn::backend::DispatchDevice;
 use burn::backend::tensor::FloatTensor;
-use burn::tensor::DType;
+use burn::tensor::{DType, Tensor};
+
+/// Whether `t` is an `f32` tensor on a flex device (plain or autodiff): what the direct kernels
+/// take.
+pub(super) fn on_flex_f32(t: &Tensor<4>) -> bool {
+    matches!(t.device().inner().as_dispatch(), DispatchDevice::Flex(_)) && t.dtype() == DType::F32
+}
 
 /// Contiguous `f32` data of a flex tensor; `None` for other dtypes (their callers fall back to
 /// burn's ops).

@@ -94,19 +94,16 @@ mod flex {
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
     use burn::backend::ops::FloatTensorOps;
     use burn::backend::tensor::FloatTensor;
-    use burn::backend::{
-        Autodiff, Backend, Dispatch, DispatchDevice, Flex, TensorMetadata, backend_extension,
-    };
-    use burn::tensor::{DType, IntDType, Shape, Tensor, TensorData};
+    use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
+    use burn::tensor::{IntDType, Shape, Tensor, TensorData};
     use rayon::prelude::*;
 
-    use super::super::plane::{Dims, DirectCalls, f32_data};
+    use super::super::plane::{Dims, DirectCalls, f32_data, on_flex_f32};
     use super::{PoolGeometry, PoolKind};
 
     /// Whether the extension pools `x`: `f32` on a flex device (plain or autodiff).
     pub(super) fn applies(x: &Tensor<4>) -> bool {
-        matches!(x.device().inner().as_dispatch(), DispatchDevice::Flex(_))
-            && x.dtype() == DType::F32
+        on_flex_f32(x)
     }
 
     pub(super) fn pool2d(x: Tensor<4>, kind: PoolKind, g: PoolGeometry) -> Tensor<4> {
