@@ -36,10 +36,7 @@ use super::{ConvGeometry, conv_padding, pointwise_conv};
 pub fn dense_conv(x: Tensor<4>, weight: Tensor<4>, geometry: ConvGeometry) -> Tensor<4> {
     let [_, c, h, w] = x.dims();
     let [_, wc, kh, kw] = weight.dims();
-    let fits = wc == c
-        && geometry.stride.iter().all(|&s| s > 0)
-        && h + geometry.padding[0].0 + geometry.padding[0].1 >= kh
-        && w + geometry.padding[1].0 + geometry.padding[1].1 >= kw;
+    let fits = wc == c && geometry.fits([h, w], [kh, kw]);
     #[cfg(feature = "flex")]
     if fits && flex::applies(&x, &weight) {
         return flex::dense_conv(x, weight, geometry);
@@ -85,13 +82,9 @@ mod flex {
     use rayon::prelude::*;
 
     use super::super::ConvGeometry;
-    use super::super::plane::{Dims, DirectCalls, f32_data, on_flex_f32};
+    use super::super::plane::{Dims, DirectCalls, f32_data};
     use super::super::weighted_op::WeightedOp;
-
-    /// Whether the extension runs `x ⊛ weight`: both `f32` on a flex device (plain or autodiff).
-    pub(super) fn applies(x: &Tensor<4>, weight: &Tensor<4>) -> bool {
-        on_flex_f32(x) && on_flex_f32(weight)
-    }
+    pub(super) use super::super::weighted_op::applies;
 
     pub(super) fn dense_conv(x: Tensor<4>, weight: Tensor<4>, g: ConvGeometry) -> Tensor<4> {
         Tensor::from_dispatch(<Dispatch as DenseConvBackend>::dense_forward(

@@ -28,11 +28,7 @@ use super::{ConvGeometry, conv_padding};
 pub fn depthwise_conv(x: Tensor<4>, weight: Tensor<4>, geometry: ConvGeometry) -> Tensor<4> {
     let [_, c, h, w] = x.dims();
     let [wc, one, kh, kw] = weight.dims();
-    let fits = wc == c
-        && one == 1
-        && geometry.stride.iter().all(|&s| s > 0)
-        && h + geometry.padding[0].0 + geometry.padding[0].1 >= kh
-        && w + geometry.padding[1].0 + geometry.padding[1].1 >= kw;
+    let fits = wc == c && one == 1 && geometry.fits([h, w], [kh, kw]);
     #[cfg(feature = "flex")]
     if fits && flex::applies(&x, &weight) {
         return flex::depthwise_conv(x, weight, geometry);
@@ -79,13 +75,9 @@ mod flex {
     use rayon::prelude::*;
 
     use super::super::ConvGeometry;
-    use super::super::plane::{Dims, DirectCalls, f32_data, on_flex_f32};
+    use super::super::plane::{Dims, DirectCalls, f32_data};
     use super::super::weighted_op::WeightedOp;
-
-    /// Whether the extension runs `x ⊛ weight`: both `f32` on a flex device (plain or autodiff).
-    pub(super) fn applies(x: &Tensor<4>, weight: &Tensor<4>) -> bool {
-        on_flex_f32(x) && on_flex_f32(weight)
-    }
+    pub(super) use super::super::weighted_op::applies;
 
     pub(super) fn depthwise_conv(x: Tensor<4>, weight: Tensor<4>, g: ConvGeometry) -> Tensor<4> {
         Tensor::from_dispatch(<Dispatch as DepthwiseBackend>::depthwise_forward(

@@ -45,6 +45,14 @@ pub struct ConvGeometry {
 }
 
 impl ConvGeometry {
+    /// Whether a `kernel` (`[kh, kw]`) fits an `input` (`[h, w]`) padded by this geometry, with
+    /// every stride at least 1.
+    fn fits(&self, [h, w]: [usize; 2], [kh, kw]: [usize; 2]) -> bool {
+        self.stride.iter().all(|&s| s > 0)
+            && h + self.padding[0].0 + self.padding[0].1 >= kh
+            && w + self.padding[1].0 + self.padding[1].1 >= kw
+    }
+
     /// burn's convolution options of this geometry with `groups` groups.
     fn options(&self, groups: usize) -> ConvOptions<2> {
         ConvOptions::new_with_padding(self.stride, self.padding, [1, 1], groups.max(1))

@@ -10,6 +10,14 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend};
+use burn::tensor::Tensor;
+
+use super::plane::on_flex_f32;
+
+/// Whether the extension runs `op(x, weight)`: both `f32` on a flex device (plain or autodiff).
+pub(super) fn applies(x: &Tensor<4>, weight: &Tensor<4>) -> bool {
+    on_flex_f32(x) && on_flex_f32(weight)
+}
 
 /// `op(x, weight, geometry)` on the inner backend.
 pub(super) type ForwardFn<B, G> = fn(FloatTensor<B>, FloatTensor<B>, G) -> FloatTensor<B>;
