@@ -31,6 +31,10 @@ enum Preset {
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
+    /// Controller values: the official code's (default) or those the ENAS paper states
+    /// (100 LSTM units, lr 3.5e-4, tanh constant 2.5, temperature 5), with either preset.
+    #[arg(long, value_enum, default_value = "code")]
+    controller_values: common::ControllerValues,
     /// Settings bundle; the flags below override single values.
     #[arg(long, value_enum, default_value = "fast")]
     preset: Preset,
@@ -73,6 +77,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let channels = cli.channels.unwrap_or(channels);
     let image = cli.search_image_size.or(image);
     let retrain_channels = cli.retrain_channels.unwrap_or(if paper { 96 } else { 24 });
+    // `cifar10_macro_final.sh` trains the final network in batches of 100.
+    let retrain_batch = if paper { 100 } else { 64 };
     let device = common::device(&cli.common)?;
     let (train, valid) = if paper { (0, 5_000) } else { (12_000, 2_000) };
     let (task, data) = common::load_task(&cli.common, train, valid)?;
@@ -86,7 +92,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let retrain_epochs = common::retrain_epochs(
         &cli.common,
         common::RetrainLength::Epochs(if paper { 310 } else { 2 }),
-        if paper { 128 } else { 64 },
+        retrain_batch,
         final_task.train.len(),
     );
     println!("ENAS macro search on {data}, device {}", cli.common.device);
@@ -120,7 +126,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             CosineWarmRestarts::single(0.05, 5e-4, rounds)
         },
-        weight_decay: 2.5e-4,
+        // The official code adds L2 as `l2 · Σw²` (`child_l2_reg=0.00025`), i.e. weight decay
+        // 2 · l2, and computes a clipped gradient that it never applies.
+        weight_decay: if paper { 5e-4 } else { 2.5e-4 },
+        grad_clip: if paper { None } else { Some(5.0) },
         augmentation: augmentation.clone(),
         seed: cli.common.seed,
         ..TrainConfig::default()
@@ -132,10 +141,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         batch_size,
         device.clone(),
     )?;
-    let controller = ReinforceConfig {
+    let controller = cli.controller_values.apply(ReinforceConfig {
         seed: cli.common.seed,
         ..ReinforceConfig::enas_macro()
-    };
+    });
     let strategy = Reinforce::new(space.clone(), controller, device.clone())?;
     let mut config = SearchConfig::enas_macro(rounds);
     if !paper {
@@ -149,22 +158,42 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "example": "enas_macro", "preset": format!("{:?}", cli.preset), "data": data,
         "retrain_data": retrain_data,
         "device": cli.common.device.to_string(), "layers": layers, "channels": channels,
-        "seed": cli.common.seed,
+        "seed": cli.common.seed, "controller_values": format!("{:?}", cli.controller_values),
     });
     let search = common::attach(search, &cli.common, "enas_macro", extra)?;
     let child = MacroChild(
         MacroNetConfig::new(task.classes())
             .with_in_channels(task.channels())
             .with_image_size(task.image_size())
-            .with_channels(retrain_channels),
+            .with_channels(retrain_channels)
+            // `cifar10_macro_final.sh`: keep probability 0.5.
+            .with_dropout(if paper { 0.5 } else { 0.1 }),
     );
-    let retraining = TrainConfig {
-        epochs: retrain_epochs,
-        batch_size,
-        lr: CosineWarmRestarts::single(0.05, 5e-4, retrain_epochs.max(1)),
-        augmentation,
-        seed: cli.common.seed,
-        ..TrainConfig::default()
+    let retraining = if paper {
+        // `cifar10_macro_final.sh`: warm restarts 0.05 → 0.001 (T0 10, Tmul 2), L2 2e-4 as
+        // `l2 · Σw²`, no clipping applied.
+        TrainConfig {
+            epochs: retrain_epochs,
+            batch_size: retrain_batch,
+            lr: CosineWarmRestarts {
+                min: 1e-3,
+                ..CosineWarmRestarts::enas()
+            },
+            weight_decay: 4e-4,
+            grad_clip: None,
+            augmentation,
+            seed: cli.common.seed,
+            ..TrainConfig::default()
+        }
+    } else {
+        TrainConfig {
+            epochs: retrain_epochs,
+            batch_size: retrain_batch,
+            lr: CosineWarmRestarts::single(0.05, 5e-4, retrain_epochs.max(1)),
+            augmentation,
+            seed: cli.common.seed,
+            ..TrainConfig::default()
+        }
     };
     if let Some((derived, _)) = common::finish(
         search,

@@ -83,6 +83,10 @@ enum Preset {
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
+    /// Controller values: the official code's (default) or those the ENAS paper states
+    /// (100 LSTM units, lr 3.5e-4, tanh constant 2.5, temperature 5), with either preset.
+    #[arg(long, value_enum, default_value = "code")]
+    controller_values: common::ControllerValues,
     /// Settings bundle; the flags below override single values.
     #[arg(long, value_enum, default_value = "fast")]
     preset: Preset,
@@ -295,8 +299,16 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             Preset::Fast => CosineWarmRestarts::single(0.05, 5e-4, s.rounds),
         },
         momentum: 0.9,
-        weight_decay: 1e-4,
-        grad_clip: Some(5.0),
+        // The official code adds L2 as `l2 · Σw²` (`child_l2_reg=1e-4`), i.e. weight decay
+        // 2 · l2, and computes a clipped gradient that it never applies.
+        weight_decay: match cli.preset {
+            Preset::Paper => 2e-4,
+            Preset::Fast => 1e-4,
+        },
+        grad_clip: match cli.preset {
+            Preset::Paper => None,
+            Preset::Fast => Some(5.0),
+        },
         augmentation: augmentation.clone(),
         seed: cli.common.seed,
         eval_batch_size: 500,
@@ -348,10 +360,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     let search = match cli.strategy {
         Strategy::Reinforce => {
-            let controller = ReinforceConfig {
+            let controller = cli.controller_values.apply(ReinforceConfig {
                 seed: cli.common.seed,
                 ..ReinforceConfig::enas_micro()
-            };
+            });
             let strategy = Reinforce::new(space.clone(), controller, device.clone())?;
             Search::new(&space, strategy, estimator, config)?
         }
@@ -379,6 +391,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                       "image_size": search_task.image_size(), "batch_size": s.batch_size },
         "seed": cli.common.seed,
         "strategy": format!("{:?}", cli.strategy),
+        "controller_values": format!("{:?}", cli.controller_values),
         "select_by": format!("{:?}", s.select_by),
         "candidates": s.candidates,
     });
@@ -416,6 +429,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             .clone()
             .unwrap_or_else(|| CosineWarmRestarts::single(0.05, 5e-4, retrain_epochs.max(1))),
         weight_decay: s.retrain_weight_decay,
+        // As in the search: the official code never applies its clipped gradient.
+        grad_clip: match cli.preset {
+            Preset::Paper => None,
+            Preset::Fast => Some(5.0),
+        },
         augmentation: if s.retrain_augment {
             Augmentation {
                 cutout: s.retrain_cutout,

@@ -42,6 +42,10 @@ struct Cli {
     /// from `--strides`.
     #[arg(long)]
     stride_per_axis: bool,
+    /// Put each layer's skip decision (its anchor point) first, as in Zoph & Le's figure,
+    /// instead of last.
+    #[arg(long)]
+    anchor_first: bool,
     /// Grow the children's depth as Zoph & Le do: START layers, STEP more every EVERY sampled
     /// children, up to `--layers` (the paper: 6,2,1600). Off by default: every child has
     /// `--layers` layers.
@@ -106,6 +110,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     if cli.stride_per_axis {
         space = space.with_stride_per_axis()?;
     }
+    if cli.anchor_first {
+        space = space.with_anchor_first()?;
+    }
     let fidelity = Fidelity {
         epochs: cli.child_epochs,
         data_fraction: cli.data_fraction,
@@ -167,6 +174,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "depth_schedule": cli.depth_schedule.map(|s| s.to_string()),
         "strides": cli.strides,
         "stride_per_axis": cli.stride_per_axis,
+        "anchor_first": cli.anchor_first,
         "seed": cli.common.seed,
     });
     let search = common::attach(search, &cli.common, "nas_rl", extra)?;

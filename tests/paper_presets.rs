@@ -131,6 +131,12 @@ fn enas_micro_paper_preset_runs_end_to_end_at_tiny_scale() {
     assert_paper_run(&summary, 30, 10);
     assert_eq!(summary["space"], "enas_micro");
     assert_eq!(summary["config"]["derive"]["sample"]["candidates"], 2);
+    assert_eq!(summary["extra"]["controller_values"], "Code");
+    // `cifar10_micro_final.sh`: batches of 144, L2 2e-4 as `l2 · Σw²`, no clipping applied.
+    let training = &summary["retrain"]["training"];
+    assert_eq!(training["batch_size"], 144);
+    assert_eq!(training["weight_decay"], 4e-4);
+    assert_eq!(training["grad_clip"], Value::Null);
     // The ENAS final network has the auxiliary head (a 2×2 conv to 768 channels on the cell
     // after the second reduction): far more parameters than the 4-channel cells alone.
     assert!(summary["retrain"]["params"].as_u64().unwrap() > 100_000);
@@ -151,6 +157,8 @@ fn enas_macro_paper_preset_runs_end_to_end_at_tiny_scale() {
             "14",
             "--retrain-channels",
             "4",
+            "--controller-values",
+            "paper",
         ],
         &out,
     );
@@ -158,5 +166,22 @@ fn enas_macro_paper_preset_runs_end_to_end_at_tiny_scale() {
     assert_paper_run(&summary, 50, 20);
     assert_eq!(summary["space"], "enas_macro");
     assert_eq!(summary["config"]["derive"]["sample"]["candidates"], 10);
+    // The controller the search ran is the one the ENAS paper states, not the official code's.
+    assert_eq!(summary["extra"]["controller_values"], "Paper");
+    let checkpoint: Value =
+        serde_json::from_slice(&std::fs::read(out.join("checkpoint").join("search.json")).unwrap())
+            .unwrap();
+    let controller = &checkpoint["strategy_state"]["config"];
+    assert_eq!(controller["hidden"], 100);
+    assert_eq!(controller["lr"], 3.5e-4);
+    assert_eq!(controller["tanh_constant"], 2.5);
+    assert_eq!(controller["temperature"], 5.0);
+    // The final training of `cifar10_macro_final.sh`: batches of 100, warm restarts down to
+    // 1e-3, L2 2e-4 as `l2 · Σw²` (weight decay 4e-4), no clipping applied.
+    let training = &summary["retrain"]["training"];
+    assert_eq!(training["batch_size"], 100);
+    assert_eq!(training["lr"]["min"], 1e-3);
+    assert_eq!(training["weight_decay"], 4e-4);
+    assert_eq!(training["grad_clip"], Value::Null);
     let _ = std::fs::remove_dir_all(out);
 }

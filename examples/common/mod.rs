@@ -31,6 +31,26 @@ pub enum Dataset {
 }
 
 /// Flags shared by every search example.
+/// Which controller values an ENAS example uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ControllerValues {
+    /// The official code's (the library presets `ReinforceConfig::enas_micro()` / `enas_macro()`).
+    Code,
+    /// The values the ENAS paper states: 100 LSTM units, lr 3.5e-4, tanh constant 2.5,
+    /// temperature 5 (`ReinforceConfig::with_enas_paper_values`).
+    Paper,
+}
+
+impl ControllerValues {
+    /// `preset` with these values.
+    pub fn apply(self, preset: ReinforceConfig) -> ReinforceConfig {
+        match self {
+            ControllerValues::Code => preset,
+            ControllerValues::Paper => preset.with_enas_paper_values(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
     /// Dataset to search on.

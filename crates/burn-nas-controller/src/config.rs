@@ -202,6 +202,27 @@ impl ReinforceConfig {
         }
     }
 
+    /// The same settings with the controller values the ENAS paper states (Pham et al. 2018,
+    /// §3): an LSTM of 100 units, Adam learning rate 3.5e-4, tanh constant 2.5 and
+    /// temperature 5. [`enas_micro`](Self::enas_micro) and [`enas_macro`](Self::enas_macro)
+    /// follow the official code instead (64 units; lr 3.5e-3 / 1e-3; tanh 1.1 / 1.5; the
+    /// macro search without a temperature). Everything else (biases, op reduction, skip
+    /// penalty, baseline) is kept.
+    ///
+    /// ```
+    /// use burn_nas_controller::ReinforceConfig;
+    /// let paper = ReinforceConfig::enas_micro().with_enas_paper_values();
+    /// assert_eq!((paper.hidden, paper.lr), (100, 3.5e-4));
+    /// assert_eq!((paper.tanh_constant, paper.temperature), (Some(2.5), Some(5.0)));
+    /// ```
+    pub fn with_enas_paper_values(mut self) -> Self {
+        self.hidden = 100;
+        self.lr = 3.5e-4;
+        self.tanh_constant = Some(2.5);
+        self.temperature = Some(5.0);
+        self
+    }
+
     /// The same settings with another seed.
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;

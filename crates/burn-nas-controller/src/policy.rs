@@ -351,8 +351,14 @@ impl Policy {
                     x = start.clone();
                 }
                 let mut top = zeros();
+                // Zoph & Le's anchor point: the state at the block's skip decision, wherever
+                // the space puts it (NAS-RL may put it first); else the block's last state.
+                let mut skip_state = None;
                 for decision in block {
                     top = self.step(x, &mut index, &mut hs, &mut cs);
+                    if matches!(decision, Decision::SkipSet { .. }) {
+                        skip_state = Some(top.clone());
+                    }
                     x = match decision {
                         Decision::Categorical { .. } => {
                             let Some(head) = head_of.get(flat).copied().flatten() else {
@@ -472,11 +478,13 @@ impl Policy {
                     };
                     flat += 1;
                 }
-                if shaping.anchor_step {
-                    top = self.step(x.clone(), &mut index, &mut hs, &mut cs);
-                }
-                values.push(top.clone());
-                keys.push(top.matmul(self.attn_prev.val()));
+                let anchor = if shaping.anchor_step {
+                    self.step(x.clone(), &mut index, &mut hs, &mut cs)
+                } else {
+                    skip_state.unwrap_or(top)
+                };
+                values.push(anchor.clone());
+                keys.push(anchor.matmul(self.attn_prev.val()));
             }
         }
         Ok(Trace {

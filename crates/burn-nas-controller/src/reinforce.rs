@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
-use burn_nas_space::{Decision, SearchSpace};
+use burn_nas_space::{Decision, Decisions, SearchSpace};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -197,6 +197,10 @@ struct SavedReinforce {
     children: u64,
     #[serde(default)]
     depth_schedule: Option<DepthSchedule>,
+    /// The space's decisions, so that a state is not resumed on another order of the same
+    /// tokens (e.g. NAS-RL with its anchor first); absent in states saved before.
+    #[serde(default)]
+    decisions: Option<Decisions>,
 }
 
 impl<S: SearchSpace> Reinforce<S> {
@@ -524,6 +528,7 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
             stats: self.stats.clone(),
             children: self.children,
             depth_schedule: self.depth.as_ref().map(|stages| stages.schedule),
+            decisions: Some(self.space.decisions().clone()),
         };
         serde_json::to_value(saved).map_err(|e| state("reinforce", e))
     }
@@ -545,6 +550,16 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
                     saved.space,
                     self.space.name()
                 ),
+            ));
+        }
+        if saved
+            .decisions
+            .as_ref()
+            .is_some_and(|d| d != self.space.decisions())
+        {
+            return Err(state(
+                "reinforce",
+                "the state was saved for another list or order of decisions of this space",
             ));
         }
         let schedule = self.depth.as_ref().map(|stages| stages.schedule);

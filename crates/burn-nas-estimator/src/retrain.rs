@@ -32,6 +32,9 @@ pub struct RetrainReport {
     pub curve: Vec<EpochStats>,
     /// Wall time in seconds.
     pub seconds: f64,
+    /// The training settings it ran with (absent in reports written before they were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<TrainConfig>,
 }
 
 /// Trains `arch` from scratch as built by `factory` (full width and depth) with `training` on
@@ -98,6 +101,7 @@ pub fn retrain<A, F: ChildFactory<A>>(
             macs,
             curve: report.curve,
             seconds: start.elapsed().as_secs_f64(),
+            training: Some(training.clone()),
         },
     ))
 }

@@ -6,6 +6,10 @@
 //! (Zoph & Le's anchor points; ENAS's node anchors). Blocks are grouped (an ENAS micro cell is a
 //! group); a group may start with anchors that no block created, such as the outputs of the two
 //! previous cells, and anchors never cross groups.
+//!
+//! A controller's state for an anchor is the one at the block's [`Decision::SkipSet`] when the
+//! block has one, wherever it sits (Zoph & Le's anchor point starts a layer; ENAS macro's skip
+//! step ends it), and otherwise the one after the block's last decision.
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};

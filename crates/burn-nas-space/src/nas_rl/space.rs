@@ -23,7 +23,8 @@ pub const FILTERS_HEAD: &str = "filters";
 ///
 /// Decisions per layer: height, width, (stride, or stride height and stride width with
 /// [`with_stride_per_axis`](Self::with_stride_per_axis),) filters, skip set over earlier
-/// layers.
+/// layers. With [`with_anchor_first`](Self::with_anchor_first) the skip set comes first, as
+/// the anchor point of the paper's figure.
 ///
 /// ```
 /// use burn_nas_space::{NasRlSpace, SearchSpace};
@@ -41,6 +42,7 @@ pub struct NasRlSpace {
     filter_counts: Vec<usize>,
     strides: Option<Vec<usize>>,
     stride_per_axis: bool,
+    anchor_first: bool,
     decisions: Decisions,
 }
 
@@ -97,82 +99,73 @@ impl NasRlSpace {
         filter_counts: &[usize],
         strides: Option<&[usize]>,
     ) -> Result<Self> {
-        Self::build(
-            layers,
-            filter_heights,
-            filter_widths,
-            filter_counts,
-            strides,
-            false,
-        )
-    }
-
-    fn build(
-        layers: usize,
-        filter_heights: &[usize],
-        filter_widths: &[usize],
-        filter_counts: &[usize],
-        strides: Option<&[usize]>,
-        stride_per_axis: bool,
-    ) -> Result<Self> {
-        if layers == 0 {
-            return Err(ArchError::InvalidSpace {
-                field: "layers".into(),
-                reason: "at least 1 layer is needed".into(),
-            });
-        }
-        check_options("filter_heights", filter_heights)?;
-        check_options("filter_widths", filter_widths)?;
-        check_options("filter_counts", filter_counts)?;
-        if let Some(s) = strides {
-            check_options("strides", s)?;
-        }
-        let blocks = (0..layers)
-            .map(|i| {
-                let mut block = vec![
-                    Decision::categorical(filter_heights.len(), FILTER_HEIGHT_HEAD),
-                    Decision::categorical(filter_widths.len(), FILTER_WIDTH_HEAD),
-                ];
-                if let Some(s) = strides {
-                    block.push(Decision::categorical(s.len(), STRIDE_HEAD));
-                    if stride_per_axis {
-                        block.push(Decision::categorical(s.len(), STRIDE_WIDTH_HEAD));
-                    }
-                }
-                block.push(Decision::categorical(filter_counts.len(), FILTERS_HEAD));
-                block.push(Decision::SkipSet { among: i });
-                block
-            })
-            .collect();
-        let decisions = Decisions::new(vec![DecisionGroup {
-            name: "layers".into(),
-            initial_anchors: 0,
-            blocks,
-        }])?;
-        Ok(NasRlSpace {
+        NasRlSpace {
             layers,
             filter_heights: filter_heights.to_vec(),
             filter_widths: filter_widths.to_vec(),
             filter_counts: filter_counts.to_vec(),
             strides: strides.map(<[usize]>::to_vec),
-            stride_per_axis,
-            decisions,
-        })
+            stride_per_axis: false,
+            anchor_first: false,
+            decisions: Decisions::new(Vec::new())?,
+        }
+        .rebuilt()
+    }
+
+    /// Checks the options and derives the decision list from them.
+    fn rebuilt(mut self) -> Result<Self> {
+        if self.layers == 0 {
+            return Err(ArchError::InvalidSpace {
+                field: "layers".into(),
+                reason: "at least 1 layer is needed".into(),
+            });
+        }
+        check_options("filter_heights", &self.filter_heights)?;
+        check_options("filter_widths", &self.filter_widths)?;
+        check_options("filter_counts", &self.filter_counts)?;
+        if let Some(s) = &self.strides {
+            check_options("strides", s)?;
+        }
+        let blocks = (0..self.layers)
+            .map(|i| {
+                let mut block = vec![
+                    Decision::categorical(self.filter_heights.len(), FILTER_HEIGHT_HEAD),
+                    Decision::categorical(self.filter_widths.len(), FILTER_WIDTH_HEAD),
+                ];
+                if let Some(s) = &self.strides {
+                    block.push(Decision::categorical(s.len(), STRIDE_HEAD));
+                    if self.stride_per_axis {
+                        block.push(Decision::categorical(s.len(), STRIDE_WIDTH_HEAD));
+                    }
+                }
+                block.push(Decision::categorical(
+                    self.filter_counts.len(),
+                    FILTERS_HEAD,
+                ));
+                let skips = Decision::SkipSet { among: i };
+                if self.anchor_first {
+                    block.insert(0, skips);
+                } else {
+                    block.push(skips);
+                }
+                block
+            })
+            .collect();
+        self.decisions = Decisions::new(vec![DecisionGroup {
+            name: "layers".into(),
+            initial_anchors: 0,
+            blocks,
+        }])?;
+        Ok(self)
     }
 
     /// The same space with a stride decision per layer over `strides` (the paper: {1, 2, 3}).
     ///
     /// # Errors
     /// As [`with_options`](Self::with_options).
-    pub fn with_strides(self, strides: &[usize]) -> Result<Self> {
-        Self::build(
-            self.layers,
-            &self.filter_heights,
-            &self.filter_widths,
-            &self.filter_counts,
-            Some(strides),
-            self.stride_per_axis,
-        )
+    pub fn with_strides(mut self, strides: &[usize]) -> Result<Self> {
+        self.strides = Some(strides.to_vec());
+        self.rebuilt()
     }
 
     /// The same space predicting the stride along the height and along the width separately,
@@ -188,26 +181,48 @@ impl NasRlSpace {
     /// # Errors
     /// [`ArchError::InvalidSpace`] for a space without stride options
     /// ([`with_strides`](Self::with_strides) first).
-    pub fn with_stride_per_axis(self) -> Result<Self> {
-        let Some(strides) = self.strides.clone() else {
+    pub fn with_stride_per_axis(mut self) -> Result<Self> {
+        if self.strides.is_none() {
             return Err(ArchError::InvalidSpace {
                 field: "stride_per_axis".into(),
                 reason: "the space has no stride decision: call with_strides first".into(),
             });
-        };
-        Self::build(
-            self.layers,
-            &self.filter_heights,
-            &self.filter_widths,
-            &self.filter_counts,
-            Some(&strides),
-            true,
-        )
+        }
+        self.stride_per_axis = true;
+        self.rebuilt()
     }
 
     /// Whether the space predicts one stride per axis.
     pub fn stride_per_axis(&self) -> bool {
         self.stride_per_axis
+    }
+
+    /// The same space with each layer's skip set as its *first* decision instead of its last:
+    /// Zoph & Le's figure starts every layer with its anchor point, whose controller state
+    /// is the one later layers attend to when they choose their inputs. Architectures are the
+    /// same; only the order of the tokens (and so what the controller has seen when it
+    /// decides) changes.
+    ///
+    /// ```
+    /// use burn_nas_space::{Decision, NasRlSpace, SearchSpace};
+    /// let space = NasRlSpace::new(3)?.with_anchor_first()?;
+    /// let layer_2 = &space.decisions().groups()[0].blocks[2];
+    /// assert_eq!(layer_2[0], Decision::SkipSet { among: 2 });
+    /// # Ok::<(), burn_nas_space::ArchError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`with_options`](Self::with_options); none for a space built by them, whose options
+    /// were checked already.
+    pub fn with_anchor_first(mut self) -> Result<Self> {
+        self.anchor_first = true;
+        self.rebuilt()
+    }
+
+    /// Whether each layer's skip set is its first decision
+    /// ([`with_anchor_first`](Self::with_anchor_first)).
+    pub fn anchor_first(&self) -> bool {
+        self.anchor_first
     }
 
     /// Number of layers (`N`).
@@ -270,12 +285,17 @@ impl SearchSpace for NasRlSpace {
 
     fn decode(&self, tokens: &[Token]) -> Result<NasRlArch> {
         self.decisions.check(tokens)?;
-        // Checked above: choices in range, then a subset last.
+        // Checked above: choices in range, and the skip set where `decisions` puts it.
         let c = |t: &Token| t.choice().unwrap_or_default();
         let layers = tokens
             .chunks_exact(self.block_len())
-            .map(|t| {
-                // Height, width, the stride decisions, filters, skip set.
+            .map(|block| {
+                let (skips, t) = if self.anchor_first {
+                    (&block[0], &block[1..])
+                } else {
+                    (&block[block.len() - 1], &block[..block.len() - 1])
+                };
+                // Height, width, the stride decisions, filters.
                 let (stride, stride_width) = match &self.strides {
                     Some(s) if self.stride_per_axis => {
                         let (h, w) = (s[c(&t[2])], s[c(&t[3])]);
@@ -287,10 +307,10 @@ impl SearchSpace for NasRlSpace {
                 NasRlLayer {
                     filter_height: self.filter_heights[c(&t[0])],
                     filter_width: self.filter_widths[c(&t[1])],
-                    filters: self.filter_counts[c(&t[t.len() - 2])],
+                    filters: self.filter_counts[c(&t[t.len() - 1])],
                     stride,
                     stride_width,
-                    inputs: from_bits(t[t.len() - 1].subset().unwrap_or_default()),
+                    inputs: from_bits(skips.subset().unwrap_or_default()),
                 }
             })
             .collect();
@@ -304,14 +324,11 @@ impl SearchSpace for NasRlSpace {
     /// This space with `depth` layers and the same options. A layer's decisions depend only
     /// on its position, so the shallower space's decisions are a prefix of the deeper one's.
     fn at_depth(&self, depth: usize) -> Result<Self> {
-        Self::build(
-            depth,
-            &self.filter_heights,
-            &self.filter_widths,
-            &self.filter_counts,
-            self.strides.as_deref(),
-            self.stride_per_axis,
-        )
+        NasRlSpace {
+            layers: depth,
+            ..self.clone()
+        }
+        .rebuilt()
     }
 
     fn encode(&self, arch: &NasRlArch) -> Result<Vec<Token>> {
@@ -325,6 +342,10 @@ impl SearchSpace for NasRlSpace {
         arch.validate()?;
         let mut tokens = Vec::with_capacity(self.decisions.len());
         for (i, l) in arch.layers.iter().enumerate() {
+            let skips = Token::Subset(to_bits(i, &l.inputs));
+            if self.anchor_first {
+                tokens.push(skips.clone());
+            }
             tokens.push(index_of(
                 i,
                 "filter_height",
@@ -354,7 +375,9 @@ impl SearchSpace for NasRlSpace {
                 index_of(i, "stride_width", &[stride_h], stride_w)?;
             }
             tokens.push(index_of(i, "filters", &self.filter_counts, l.filters)?);
-            tokens.push(Token::Subset(to_bits(i, &l.inputs)));
+            if !self.anchor_first {
+                tokens.push(skips);
+            }
         }
         Ok(tokens)
     }
