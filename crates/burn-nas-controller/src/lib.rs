@@ -3,7 +3,6 @@
 
 #![warn(missing_docs)]
 
-mod adam;
 mod config;
 mod depth;
 mod error;
@@ -13,7 +12,6 @@ mod reinforce;
 mod strategy;
 pub mod synthetic;
 
-pub use adam::{Adam, AdamState};
 pub use config::{FixedBias, LearnedBias, ReinforceConfig};
 pub use depth::DepthSchedule;
 pub use params::TensorValues;

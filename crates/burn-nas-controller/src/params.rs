@@ -1,25 +1,8 @@
-//! The controller's weights as plain data (shared with weight inheritance in `burn-nas-space`),
-//! plus the path tracking its Adam state is keyed by.
+//! The controller's weights as plain data (shared with weight inheritance in `burn-nas-space`).
 
 use burn::module::Module;
 pub use burn_nas_space::nn::{ParamValues, TensorValues};
 use burn_nas_space::nn::{export_params, import_params};
-
-/// A path-tracking helper for mappers.
-#[derive(Default)]
-pub(crate) struct Path(Vec<String>);
-
-impl Path {
-    pub(crate) fn enter(&mut self, name: &str) {
-        self.0.push(name.to_string());
-    }
-    pub(crate) fn exit(&mut self) {
-        self.0.pop();
-    }
-    pub(crate) fn key(&self) -> String {
-        self.0.join(".")
-    }
-}
 
 /// Every float parameter of `module` by path.
 pub(crate) fn export<M: Module>(module: &M) -> ParamValues {

@@ -3,14 +3,14 @@
 use std::collections::BTreeMap;
 
 use burn::module::Module;
-use burn::optim::GradientsParams;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
+use burn_nas_space::nn::OptimizerSnapshot;
 use burn_nas_space::{Decision, Decisions, SearchSpace};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::adam::{Adam, AdamState};
 use crate::config::ReinforceConfig;
 use crate::depth::DepthSchedule;
 use crate::error::{Result, check_rewards, invalid, state};
@@ -130,7 +130,8 @@ pub struct Reinforce<S: SearchSpace> {
     device: Device,
     policy: Policy,
     sampler: Option<Policy>,
-    adam: Adam,
+    /// burn's Adam over the policy's parameters.
+    optimizer: ModuleOptimizer,
     baseline: Option<f64>,
     rng: ChaCha8Rng,
     head_of: Vec<Option<usize>>,
@@ -189,7 +190,10 @@ struct SavedReinforce {
     space: String,
     config: ReinforceConfig,
     weights: BTreeMap<String, TensorValues>,
-    adam: AdamState,
+    /// burn's Adam state (absent in states saved before: those held a hand-written Adam's
+    /// moments, under `adam`, which cannot be carried over).
+    #[serde(default)]
+    optimizer: Option<OptimizerSnapshot>,
     baseline: Option<f64>,
     rng: ChaCha8Rng,
     stats: UpdateStats,
@@ -201,6 +205,15 @@ struct SavedReinforce {
     /// tokens (e.g. NAS-RL with its anchor first); absent in states saved before.
     #[serde(default)]
     decisions: Option<Decisions>,
+}
+
+/// burn's Adam with the controller's settings (no weight decay, no clipping).
+fn adam(config: &ReinforceConfig) -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_beta_1(config.beta1 as f32)
+        .with_beta_2(config.beta2 as f32)
+        .with_epsilon(config.eps as f32)
+        .init()
 }
 
 impl<S: SearchSpace> Reinforce<S> {
@@ -221,7 +234,7 @@ impl<S: SearchSpace> Reinforce<S> {
         )?;
         Ok(Reinforce {
             shaping,
-            adam: Adam::new(config.lr, config.beta1, config.beta2, config.eps),
+            optimizer: adam(&config),
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             space,
             config,
@@ -498,7 +511,7 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
         let grads = GradientsParams::from_grads(loss.backward(), &self.policy);
         // Modules are cheap handles; the clone is replaced by the stepped policy at once.
         let policy = self.policy.clone();
-        self.policy = self.adam.step(policy, &grads);
+        self.policy = self.optimizer.step(self.config.lr, policy, grads);
         self.sampler = None;
         self.children += results.len() as u64;
         self.stats = UpdateStats {
@@ -522,7 +535,10 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
             space: self.space.name().to_string(),
             config: self.config.clone(),
             weights: export(&self.policy),
-            adam: self.adam.state.clone(),
+            optimizer: Some(
+                OptimizerSnapshot::of(&self.optimizer, &self.policy)
+                    .map_err(|e| state("reinforce", e))?,
+            ),
             baseline: self.baseline,
             rng: self.rng.clone(),
             stats: self.stats.clone(),
@@ -588,18 +604,23 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
                 format!("weights missing or misshaped: {}", missing.join(", ")),
             )
         })?;
+        let Some(optimizer) = &saved.optimizer else {
+            return Err(state(
+                "reinforce",
+                "the state holds no burn optimizer state: it was saved by a version whose \
+                 controller used a hand-written Adam, whose moments cannot be carried over \
+                 (resume with that version, or start a new search)",
+            ));
+        };
+        let (optimizer, policy) = optimizer
+            .restore(adam(&saved.config), policy)
+            .map_err(|e| state("reinforce", e))?;
         self.policy = policy;
+        self.optimizer = optimizer;
         self.head_of = head_of;
         self.shaping = shaping;
         self.sampler = None;
         self.config = saved.config;
-        self.adam = Adam::new(
-            self.config.lr,
-            self.config.beta1,
-            self.config.beta2,
-            self.config.eps,
-        );
-        self.adam.state = saved.adam;
         self.baseline = saved.baseline;
         self.rng = saved.rng;
         self.stats = saved.stats;

@@ -171,9 +171,21 @@ impl<S: Module> SharedWeights<S> {
     }
 
     /// Uses `objective` for rewards (default: validation accuracy).
-    pub fn with_objective(mut self, objective: Objective) -> Self {
+    ///
+    /// # Errors
+    /// [`EstimatorError::InvalidSetting`](crate::EstimatorError::InvalidSetting) naming
+    /// `objective.penalty` for an objective with a size penalty: shared weights measure no
+    /// child's parameters or multiply-accumulates, so the penalty could never act.
+    pub fn with_objective(mut self, objective: Objective) -> Result<Self> {
+        if objective.penalty.is_some() {
+            return Err(invalid(
+                "objective.penalty",
+                "shared weights measure no child's parameters or MACs, so a size penalty \
+                 would never act; penalise sizes with an estimator that trains children",
+            ));
+        }
         self.objective = objective;
-        self
+        Ok(self)
     }
 
     /// Shared-weight epochs trained so far.

@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 
 use burn::module::Module;
-use burn::optim::{ModuleOptimizer, OptimizerRecord};
+use burn::optim::ModuleOptimizer;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Bytes;
-use burn_nas_space::nn::{param_ids, with_param_ids};
+use burn_nas_space::nn::OptimizerSnapshot;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -104,7 +104,8 @@ struct OptimizerIds {
 }
 
 /// Saves `optimizer`'s state for `module` as two blobs of `state` (`{name}.bpk` with burn's
-/// optimizer record, `{name}.ids.json` with the parameter ids by path that key it).
+/// optimizer record, `{name}.ids.json` with the parameter ids by path that key it): an
+/// [`OptimizerSnapshot`], the one optimizer-state format of the library, split into files.
 ///
 /// # Errors
 /// [`EstimatorError::State`] when burn cannot serialize the record.
@@ -114,15 +115,11 @@ pub fn save_optimizer<M: Module>(
     optimizer: &ModuleOptimizer,
     module: &M,
 ) -> Result<()> {
-    let record = optimizer
-        .to_record()
-        .into_bytes()
+    let OptimizerSnapshot { record, ids } =
+        OptimizerSnapshot::of(optimizer, module).map_err(|e| state_error("saving", e))?;
+    let ids = serde_json::to_vec(&OptimizerIds { ids })
         .map_err(|e| state_error("saving optimizer state", e))?;
-    let ids = serde_json::to_vec(&OptimizerIds {
-        ids: param_ids(module),
-    })
-    .map_err(|e| state_error("saving optimizer state", e))?;
-    state.blobs.insert(format!("{name}.bpk"), record.to_vec());
+    state.blobs.insert(format!("{name}.bpk"), record);
     state.blobs.insert(format!("{name}.ids.json"), ids);
     Ok(())
 }
@@ -139,29 +136,13 @@ pub fn load_optimizer<M: Module>(
     fresh: ModuleOptimizer,
     module: M,
 ) -> Result<(ModuleOptimizer, M)> {
-    let ids: OptimizerIds = serde_json::from_slice(state.blob(&format!("{name}.ids.json"))?)
+    let OptimizerIds { ids } = serde_json::from_slice(state.blob(&format!("{name}.ids.json"))?)
         .map_err(|e| state_error("optimizer parameter ids", e))?;
-    let (module, missing) = with_param_ids(module, &ids.ids);
-    if let Some(first) = missing.first() {
-        return Err(EstimatorError::State(format!(
-            "optimizer state has no id for parameter `{first}` ({} missing)",
-            missing.len()
-        )));
-    }
-    let bytes = state.blob(&format!("{name}.bpk"))?.to_vec();
-    let record = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| state_error("optimizer record", e))?;
-    // burn's `load_record` panics on a record that parses but is damaged (a tensor without its
-    // parameter id): a damaged checkpoint is user input, so that panic becomes an error.
-    let loaded =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fresh.load_record(record)))
-            .map_err(|payload| {
-                let reason = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "it cannot be loaded".into());
-                state_error("optimizer record", reason)
-            })?;
-    Ok((loaded, module))
+    let snapshot = OptimizerSnapshot {
+        record: state.blob(&format!("{name}.bpk"))?.to_vec(),
+        ids,
+    };
+    snapshot
+        .restore(fresh, module)
+        .map_err(|e| EstimatorError::State(e.to_string()))
 }

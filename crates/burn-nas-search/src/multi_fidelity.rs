@@ -352,11 +352,55 @@ impl<A> Default for Progress<A> {
     }
 }
 
-/// An estimator's state as JSON (its blobs as byte arrays).
+/// An estimator's state as JSON (its blobs base64-encoded).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SavedEstimator {
     json: serde_json::Value,
+    #[serde(with = "blobs_base64")]
     blobs: BTreeMap<String, Vec<u8>>,
+}
+
+/// Blobs as base64 strings; files written before 2026-12-03 hold arrays of bytes, which still
+/// read.
+mod blobs_base64 {
+    use std::collections::BTreeMap;
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Blob {
+        Base64(String),
+        Bytes(Vec<u8>),
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        blobs: &BTreeMap<String, Vec<u8>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let encoded: BTreeMap<&String, String> = blobs
+            .iter()
+            .map(|(name, bytes)| (name, STANDARD.encode(bytes)))
+            .collect();
+        encoded.serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<String, Vec<u8>>, D::Error> {
+        BTreeMap::<String, Blob>::deserialize(deserializer)?
+            .into_iter()
+            .map(|(name, blob)| match blob {
+                Blob::Base64(text) => STANDARD
+                    .decode(text)
+                    .map(|bytes| (name.clone(), bytes))
+                    .map_err(|e| serde::de::Error::custom(format!("blob `{name}`: {e}"))),
+                Blob::Bytes(bytes) => Ok((name, bytes)),
+            })
+            .collect()
+    }
 }
 
 /// What [`MULTI_FIDELITY_FILE`] holds.
@@ -882,4 +926,27 @@ fn check_progress<A>(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SavedEstimator;
+
+    #[test]
+    fn blobs_are_base64_and_old_byte_arrays_still_read() {
+        let saved = SavedEstimator {
+            json: serde_json::json!({"k": 1}),
+            blobs: [("w.bpk".to_string(), vec![0u8, 1, 254, 255])].into(),
+        };
+        let text = serde_json::to_string(&saved).unwrap();
+        assert!(text.contains(r#""w.bpk":"AAH+/w==""#), "{text}");
+        let back: SavedEstimator = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.blobs, saved.blobs);
+        // As written before 2026-12-03.
+        let old: SavedEstimator =
+            serde_json::from_str(r#"{"json":{"k":1},"blobs":{"w.bpk":[0,1,254,255]}}"#).unwrap();
+        assert_eq!(old.blobs, saved.blobs);
+        let damaged = serde_json::from_str::<SavedEstimator>(r#"{"json":1,"blobs":{"w":"@@"}}"#);
+        assert!(damaged.is_err());
+    }
 }

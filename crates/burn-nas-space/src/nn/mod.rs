@@ -38,8 +38,8 @@ pub use mode::Mode;
 pub use nas_rl_net::{NasRlNet, NasRlNetConfig};
 pub use ops::ConvInit;
 pub use params::{
-    ImportReport, ParamValues, TensorValues, export_params, import_params, param_ids,
-    with_param_ids,
+    ImportReport, OptimizerSnapshot, OptimizerStateError, ParamValues, TensorValues, export_params,
+    import_params, param_ids, with_param_ids,
 };
 
 /// Why a network could not be built or run.

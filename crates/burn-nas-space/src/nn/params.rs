@@ -1,11 +1,15 @@
 //! Module parameters as plain data keyed by their path (`cells.3.ops.5.Sep.first.bn.gamma`):
-//! what weight inheritance copies between networks and what a controller's saved state holds.
+//! what weight inheritance copies between networks and what a controller's saved state holds;
+//! and the one way every strategy and estimator saves burn optimizer state
+//! ([`OptimizerSnapshot`]).
 
 use std::collections::BTreeMap;
 
+use base64::Engine as _;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
-use burn::tensor::{Device, Tensor, TensorData};
-use serde::{Deserialize, Serialize};
+use burn::optim::{ModuleOptimizer, OptimizerRecord};
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One tensor's shape and row-major values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -195,4 +199,126 @@ pub fn with_param_ids<M: Module>(module: M, ids: &BTreeMap<String, u64>) -> (M, 
     };
     let module = module.map(&mut m);
     (module, m.missing)
+}
+
+/// A burn optimizer's state in a form that survives rebuilding its module: burn's
+/// `OptimizerRecord` bytes, and the parameter ids by path that key them ([`param_ids`]).
+///
+/// A module rebuilt from its configuration gets fresh parameter ids, so burn's record alone
+/// would not find its parameters again; [`restore`](Self::restore) gives the rebuilt module the
+/// saved ids first. In JSON the record is a base64 string.
+///
+/// ```
+/// use burn::module::Module;
+/// use burn::nn::{Linear, LinearConfig};
+/// use burn::optim::{AdamConfig, GradientsParams};
+/// use burn::tensor::{Device, Tensor};
+/// use burn_nas_space::nn::OptimizerSnapshot;
+///
+/// let device = Device::flex().autodiff();
+/// let net: Linear = LinearConfig::new(3, 2).init(&device);
+/// let mut adam = AdamConfig::new().init();
+/// let loss = net.forward(Tensor::<2>::ones([4, 3], &device)).sum();
+/// let grads = GradientsParams::from_grads(loss.backward(), &net);
+/// let net = adam.step(1e-2, net, grads);
+///
+/// let saved = OptimizerSnapshot::of(&adam, &net)?;
+/// let json = serde_json::to_string(&saved)?;
+/// // A rebuilt network (fresh ids) and a fresh optimizer continue where these stopped.
+/// let rebuilt: Linear = LinearConfig::new(3, 2).init(&device).load_record(net.into_record());
+/// let read: OptimizerSnapshot = serde_json::from_str(&json)?;
+/// let (_adam, _net) = read.restore(AdamConfig::new().init(), rebuilt)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptimizerSnapshot {
+    /// burn's optimizer record, in bytes.
+    #[serde(serialize_with = "to_base64", deserialize_with = "from_base64")]
+    pub record: Vec<u8>,
+    /// The parameter id of every float parameter of the module, by path.
+    pub ids: BTreeMap<String, u64>,
+}
+
+/// Why saved optimizer state could not be written or read back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OptimizerStateError {
+    /// burn could not write the record, or the saved record is damaged.
+    #[error("optimizer record: {0}")]
+    Record(String),
+    /// A parameter of the module has no saved id (the state is for another module).
+    #[error("optimizer state has no id for parameter `{first}` ({count} missing)")]
+    MissingIds {
+        /// The first such parameter's path.
+        first: String,
+        /// How many there are.
+        count: usize,
+    },
+}
+
+impl OptimizerSnapshot {
+    /// The state of `optimizer`, which steps `module`.
+    ///
+    /// # Errors
+    /// [`OptimizerStateError::Record`] when burn cannot serialize the record.
+    pub fn of<M: Module>(
+        optimizer: &ModuleOptimizer,
+        module: &M,
+    ) -> Result<Self, OptimizerStateError> {
+        let record = optimizer
+            .to_record()
+            .into_bytes()
+            .map_err(|e| OptimizerStateError::Record(e.to_string()))?;
+        Ok(OptimizerSnapshot {
+            record: record.to_vec(),
+            ids: param_ids(module),
+        })
+    }
+
+    /// `module` with the saved parameter ids, and `fresh` (an optimizer of the same settings)
+    /// with the saved state.
+    ///
+    /// # Errors
+    /// [`OptimizerStateError::MissingIds`] when a parameter of `module` has no saved id,
+    /// [`OptimizerStateError::Record`] when the record is damaged.
+    pub fn restore<M: Module>(
+        &self,
+        fresh: ModuleOptimizer,
+        module: M,
+    ) -> Result<(ModuleOptimizer, M), OptimizerStateError> {
+        let (module, missing) = with_param_ids(module, &self.ids);
+        if let Some(first) = missing.first() {
+            return Err(OptimizerStateError::MissingIds {
+                first: first.clone(),
+                count: missing.len(),
+            });
+        }
+        let record = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(self.record.clone()))
+            .map_err(|e| OptimizerStateError::Record(e.to_string()))?;
+        // burn's `load_record` panics on a record that parses but is damaged (a tensor without
+        // its parameter id): saved state is user input, so that panic becomes an error.
+        let loaded =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fresh.load_record(record)))
+                .map_err(|payload| {
+                    OptimizerStateError::Record(
+                        payload
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_string())
+                            .or_else(|| payload.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "it cannot be loaded".into()),
+                    )
+                })?;
+        Ok((loaded, module))
+    }
+}
+
+fn to_base64<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+fn from_base64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(serde::de::Error::custom)
 }
