@@ -323,6 +323,21 @@ fn skip_penalty_alone_moves_skip_density_to_the_target() {
     assert!((end - official).abs() <= 0.03, "skip density {end}");
 }
 
+/// Every sampled architecture's log-probability equals its re-scoring (relative error `tol`),
+/// and is negative.
+fn rescoring_agrees<S: SearchSpace>(space: S, config: ReinforceConfig, tol: f64) {
+    let mut controller = Reinforce::new(space, config, Device::flex()).unwrap();
+    for p in controller.propose(5).unwrap() {
+        let sampled = p.log_prob.unwrap();
+        let rescored = controller.log_prob(&p.tokens).unwrap();
+        assert!(
+            (sampled - rescored).abs() < tol * sampled.abs().max(1.0),
+            "{sampled} vs {rescored}"
+        );
+        assert!(sampled < 0.0);
+    }
+}
+
 #[test]
 fn sampled_log_probs_equal_rescored_ones() {
     let positions = ReinforceConfig {
@@ -340,16 +355,7 @@ fn sampled_log_probs_equal_rescored_ones() {
         ReinforceConfig::nas_rl(),
         positions,
     ] {
-        let mut controller = Reinforce::new(MicroSpace::default(), config, Device::flex()).unwrap();
-        for p in controller.propose(5).unwrap() {
-            let sampled = p.log_prob.unwrap();
-            let rescored = controller.log_prob(&p.tokens).unwrap();
-            assert!(
-                (sampled - rescored).abs() < 1e-5 * sampled.abs().max(1.0),
-                "{sampled} vs {rescored}"
-            );
-            assert!(sampled < 0.0);
-        }
+        rescoring_agrees(MicroSpace::default(), config, 1e-5);
     }
     // NAS-RL with the anchor point first in each layer (Zoph & Le's figure).
     let anchor_first = NasRlSpace::new(6)
@@ -358,30 +364,8 @@ fn sampled_log_probs_equal_rescored_ones() {
         .unwrap()
         .with_anchor_first()
         .unwrap();
-    let mut controller =
-        Reinforce::new(anchor_first, ReinforceConfig::nas_rl(), Device::flex()).unwrap();
-    for p in controller.propose(5).unwrap() {
-        let rescored = controller.log_prob(&p.tokens).unwrap();
-        assert!(
-            (p.log_prob.unwrap() - rescored).abs() < 1e-5,
-            "{:?} vs {rescored}",
-            p.log_prob
-        );
-    }
-    let mut controller = Reinforce::new(
-        MacroSpace::default(),
-        ReinforceConfig::enas_macro(),
-        Device::flex(),
-    )
-    .unwrap();
-    for p in controller.propose(5).unwrap() {
-        let rescored = controller.log_prob(&p.tokens).unwrap();
-        assert!(
-            (p.log_prob.unwrap() - rescored).abs() < 1e-4,
-            "{:?} vs {rescored}",
-            p.log_prob
-        );
-    }
+    rescoring_agrees(anchor_first, ReinforceConfig::nas_rl(), 1e-5);
+    rescoring_agrees(MacroSpace::default(), ReinforceConfig::enas_macro(), 1e-4);
 }
 
 #[test]
