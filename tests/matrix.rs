@@ -160,6 +160,15 @@ where
     })
 }
 
+/// Full-fidelity child epochs an estimate of `kind` is measured against (`Compute`): its
+/// configured epochs, or one standalone epoch for shared weights.
+fn expected_full_epochs(kind: Kind) -> f64 {
+    match kind {
+        Kind::Curve => 4.0,
+        _ => 1.0,
+    }
+}
+
 /// What every run must show, and what its estimator promises.
 fn check(label: &str, kind: Kind, strategy: Strategy, history: &[Evaluation]) {
     assert_eq!(history.len(), EVALUATIONS, "{label}");
@@ -170,6 +179,11 @@ fn check(label: &str, kind: Kind, strategy: Strategy, history: &[Evaluation]) {
             "{label}: reward {} accuracy {}",
             e.reward,
             m.valid_accuracy
+        );
+        let compute = m.compute.expect("every estimate reports its compute");
+        assert!(
+            (compute.spent + compute.saved - expected_full_epochs(kind)).abs() < 1e-9,
+            "{label}: {compute:?}"
         );
         match kind {
             Kind::FromScratch => {
@@ -182,14 +196,27 @@ fn check(label: &str, kind: Kind, strategy: Strategy, history: &[Evaluation]) {
                     m.valid_accuracy
                 );
                 assert_eq!(m.epochs, 1, "{label}");
+                // Full fidelity, every epoch trained: nothing saved.
+                assert_eq!((compute.spent, compute.saved), (1.0, 0.0), "{label}");
             }
             Kind::LowFidelity => {
                 assert_eq!(e.reward, m.valid_accuracy, "{label}");
                 assert_eq!(m.epochs, 1, "{label}");
                 assert!(m.params.is_some(), "{label}");
+                // Half the images, 10×10 instead of 14×14 and half the width: well under half
+                // the cost of a full-fidelity epoch.
+                assert!(
+                    compute.spent > 0.0 && compute.spent < 0.5,
+                    "{label}: {compute:?}"
+                );
             }
-            Kind::Curve => {}
+            Kind::Curve => {
+                // Full fidelity: what was saved is exactly the epochs not trained.
+                assert_eq!(compute.spent, m.epochs as f64, "{label}");
+            }
             Kind::Inheritance => {
+                // A warm start buys accuracy per epoch, not fewer epochs.
+                assert_eq!((compute.spent, compute.saved), (1.0, 0.0), "{label}");
                 // Weights are inherited exactly when the strategy names a parent (evolution's
                 // mutations; REINFORCE and random search never do).
                 assert_eq!(m.inherited, e.has_parent, "{label}, child {}", e.index);
@@ -199,6 +226,22 @@ fn check(label: &str, kind: Kind, strategy: Strategy, history: &[Evaluation]) {
                 assert!(m.params.is_none(), "{label}");
             }
         }
+    }
+    if kind == Kind::Shared {
+        // Two supernet epochs (one per round), booked on each round's first estimate, plus
+        // four scorings of 100 of 600 training images' worth of forward passes.
+        let spent: f64 = history
+            .iter()
+            .map(|e| e.metrics.compute.unwrap().spent)
+            .sum();
+        let expected = 2.0 + 4.0 * 100.0 / (3.0 * task().train.len() as f64);
+        assert!(
+            (spent - expected).abs() < 1e-9,
+            "{label}: {spent} vs {expected}"
+        );
+    }
+    for e in history {
+        let m = &e.metrics;
         if kind != Kind::Inheritance {
             assert!(!m.inherited, "{label}");
         }

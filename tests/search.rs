@@ -101,6 +101,24 @@ fn check_run_dir<A: Architecture>(dir: &Path, derived: &A, expected_evaluations:
         summary.evaluations,
         history.iter().filter(|e| e.phase == Phase::Search).count()
     );
+    // The compute in summary.json is the history's, summed over the search.
+    let spent: f64 = history
+        .iter()
+        .filter(|e| e.phase == Phase::Search)
+        .map(|e| {
+            e.metrics
+                .compute
+                .expect("every estimate reports its compute")
+                .spent
+        })
+        .sum();
+    assert!((summary.compute_spent - spent).abs() < 1e-9);
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .contains("compute_spent,compute_saved")
+    );
 
     let decoder = png::Decoder::new(std::io::BufReader::new(
         std::fs::File::open(dir.join("reward.png")).unwrap(),
@@ -254,6 +272,14 @@ fn nas_rl_search_with_curve_extrapolation_writes_a_complete_run_directory() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["epochs_trained"].as_u64(), Some(14), "{summary}");
     assert_eq!(summary["epochs_saved"].as_u64(), Some(6), "{summary}");
+    // In full-fidelity child epochs (`Compute`): 4 children of 5 configured epochs at full
+    // fidelity would cost 20; these trained 14 epochs on half the images at 10×10 instead of
+    // 14×14, so they spent less than 14 / 2, and the rest is saved (early stopping and low
+    // fidelity together).
+    let spent = summary["compute_spent"].as_f64().unwrap();
+    let saved = summary["compute_saved"].as_f64().unwrap();
+    assert!((spent + saved - 20.0).abs() < 1e-9, "{summary}");
+    assert!(spent > 0.0 && spent < 7.0, "{summary}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

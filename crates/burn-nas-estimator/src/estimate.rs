@@ -38,6 +38,34 @@ pub struct Metrics {
     /// failed (0 for a trial that ran once; absent in histories written before pools existed).
     #[serde(default)]
     pub retries: usize,
+    /// What the estimate cost and what the speed-ups saved, in epochs of full-fidelity
+    /// training of the child (absent in histories written before 2026-12-03).
+    #[serde(default)]
+    pub compute: Option<Compute>,
+}
+
+/// An estimate's compute, in **full-fidelity child epochs**: one epoch of training the child at
+/// full width, depth and image size on the whole training split. Costs are proportional to
+/// multiply-accumulates × training images, counted from the networks themselves.
+///
+/// * Training from scratch: `spent` = epochs trained × the fidelity's cost share (its network's
+///   MACs × its training images, over the full-fidelity network's MACs × all training
+///   images); `saved` = the fidelity's epochs − `spent`. Low fidelity saves through the share,
+///   learning-curve extrapolation through the epochs it did not train; a full-fidelity run
+///   that trains every epoch saves 0.
+/// * Weight inheritance trains the same epochs as its inner estimator and saves what that
+///   saves: a warm start buys accuracy per epoch, not fewer epochs.
+/// * Shared weights: scoring one validation minibatch costs `minibatch / (3 × training images)`
+///   (a forward pass is about a third of a training step), and each supernet epoch — about one
+///   child epoch, since every step trains one sampled path — is booked on the first estimate
+///   after it; `saved` is counted against the cheapest standalone estimate, one full-fidelity
+///   epoch per architecture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Compute {
+    /// Full-fidelity child epochs this estimate's work amounts to.
+    pub spent: f64,
+    /// Full-fidelity child epochs the speed-ups did not spend.
+    pub saved: f64,
 }
 
 /// The result of estimating one architecture: the reward a strategy optimises and the metrics

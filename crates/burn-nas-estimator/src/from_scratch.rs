@@ -13,7 +13,7 @@ use burn_nas_space::nn::{Network, ParamValues, import_params};
 
 use crate::curve::EpochwiseEstimator;
 use crate::error::{EstimatorError, Result};
-use crate::estimate::{BatchObserver, Estimate, Estimator, Metrics, ObserverSlot};
+use crate::estimate::{BatchObserver, Compute, Estimate, Estimator, Metrics, ObserverSlot};
 use crate::factory::{ChildFactory, ImageShape};
 use crate::fidelity::Fidelity;
 use crate::reward::Objective;
@@ -147,6 +147,9 @@ struct Board<N> {
 pub struct TrainFromScratch<F> {
     factory: F,
     task: Task,
+    /// Image shape and training images of the task before the fidelity reduced it (the
+    /// reference of [`Compute`]).
+    full: (ImageShape, usize),
     fidelity: Fidelity,
     training: TrainConfig,
     objective: Objective,
@@ -179,6 +182,14 @@ impl<F> TrainFromScratch<F> {
             ..training
         };
         training.validate()?;
+        let full = (
+            ImageShape {
+                channels: task.channels(),
+                size: task.image_size(),
+                classes: task.classes(),
+            },
+            task.train.len(),
+        );
         let task = if fidelity.data_fraction < 1.0 || fidelity.image_size.is_some() {
             task.reduced(fidelity.data_fraction, fidelity.image_size, training.seed)?
         } else {
@@ -187,6 +198,7 @@ impl<F> TrainFromScratch<F> {
         Ok(TrainFromScratch {
             factory,
             task,
+            full,
             fidelity,
             training,
             objective: Objective::default(),
@@ -317,14 +329,17 @@ impl<F> TrainFromScratch<F> {
         }
     }
 
-    /// Reward of finished training.
+    /// Reward of finished training; `share` is one epoch's cost here over a full-fidelity
+    /// epoch's ([`Compute`]).
     pub(crate) fn finish(
         &self,
         report: &TrainReport,
         params: usize,
         macs: u64,
+        share: f64,
         start: Instant,
     ) -> Estimate {
+        let spent = report.curve.len() as f64 * share;
         let metrics = Metrics {
             valid_accuracy: report.final_accuracy(),
             valid_loss: report.curve.last().map(|e| e.valid.loss),
@@ -336,6 +351,10 @@ impl<F> TrainFromScratch<F> {
             stopped_early: report.stopped_early,
             epochs_saved: self.fidelity.epochs - report.curve.len(),
             seconds: start.elapsed().as_secs_f64(),
+            compute: Some(Compute {
+                spent,
+                saved: self.fidelity.epochs as f64 - spent,
+            }),
             ..Metrics::default()
         };
         Estimate {
@@ -346,6 +365,34 @@ impl<F> TrainFromScratch<F> {
 }
 
 impl<F> TrainFromScratch<F> {
+    /// One epoch's cost at this fidelity over one full-fidelity epoch's: `net`'s MACs × the
+    /// training images here, over the full-size, full-width child's MACs × all training
+    /// images. Exactly 1 at full fidelity, where nothing else is built.
+    fn cost_share<A>(&self, arch: &A, net: &F::Net, device: &Device) -> Result<f64>
+    where
+        F: ChildFactory<A>,
+    {
+        let f = &self.fidelity;
+        if f.data_fraction >= 1.0
+            && f.image_size.is_none()
+            && f.channel_scale == 1.0
+            && f.depth_scale == 1.0
+        {
+            return Ok(1.0);
+        }
+        // Built only to count its multiply-accumulates (under the caller's generator lock,
+        // before the child's own seeding, so children draw the same weights as without it).
+        let (shape, images) = self.full;
+        let full = self.factory.build(arch, shape, 1.0, 1.0, device)?;
+        let full_cost = full.macs() as f64 * images as f64;
+        let cost = net.macs() as f64 * self.task.train.len() as f64;
+        Ok(if full_cost > 0.0 {
+            cost / full_cost
+        } else {
+            1.0
+        })
+    }
+
     /// The child network of `arch` at this estimator's fidelity on `device` (untrained).
     pub(crate) fn build<A>(&self, arch: &A, device: &Device) -> Result<F::Net>
     where
@@ -402,12 +449,13 @@ impl<F> TrainFromScratch<F> {
             seed,
             ..self.training.clone()
         };
-        let (net, inherited) = {
+        let (net, inherited, share) = {
             let _lock = rng_lock();
             device.seed(seed);
             let ad = device.clone().autodiff();
             ad.seed(seed);
             let net = self.build(arch, &ad)?;
+            let share = self.cost_share(arch, &net, device)?;
             let (net, inherited) = match inherit {
                 Some(values) => {
                     let (net, report) = import_params(net, values);
@@ -424,7 +472,7 @@ impl<F> TrainFromScratch<F> {
             // weights, drawn now rather than at the first forward pass.
             device.seed(config.seed);
             net.visit(&mut Materialise);
-            (net, inherited)
+            (net, inherited, share)
         };
         let params = net.param_count();
         let macs = net.macs();
@@ -445,7 +493,7 @@ impl<F> TrainFromScratch<F> {
                 observer.notify(done, total, loss);
             },
         )?;
-        let mut estimate = self.finish(&report, params, macs, start);
+        let mut estimate = self.finish(&report, params, macs, share, start);
         estimate.metrics.inherited = inherited;
         Ok((estimate, net))
     }

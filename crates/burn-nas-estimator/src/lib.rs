@@ -42,7 +42,7 @@ pub use curve::{
 };
 pub use curve_ensemble::{CurveEnsemble, CurveFamily, CurvePrediction, FamilyPrediction};
 pub use error::{EstimatorError, Result};
-pub use estimate::{BatchObserver, Estimate, Estimator, Metrics};
+pub use estimate::{BatchObserver, Compute, Estimate, Estimator, Metrics};
 pub use factory::{ChildFactory, ImageShape, MacroChild, MicroChild, NasRlChild};
 pub use fidelity::Fidelity;
 pub use from_scratch::{DEFAULT_MAX_RETRIES, TrainFromScratch};

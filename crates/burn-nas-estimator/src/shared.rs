@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Result, invalid};
-use crate::estimate::{BatchObserver, Estimate, Estimator, Metrics, ObserverSlot};
+use crate::estimate::{BatchObserver, Compute, Estimate, Estimator, Metrics, ObserverSlot};
 use crate::reward::Objective;
 use crate::state::{
     EstimatorState, load_optimizer, module_from_bytes, module_to_bytes, save_optimizer,
@@ -114,6 +114,8 @@ pub struct SharedWeights<S> {
     score_mode: Mode,
     objective: Objective,
     observer: ObserverSlot,
+    /// Supernet epochs not yet booked on an estimate's [`Compute`].
+    unbooked_epochs: usize,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for SharedWeights<S> {
@@ -160,6 +162,7 @@ impl<S: Module> SharedWeights<S> {
             valid_cursor: 0,
             score_mode: Mode::SCORE,
             objective: Objective::default(),
+            unbooked_epochs: 0,
             observer: ObserverSlot::default(),
         })
     }
@@ -265,6 +268,7 @@ impl<S: Module> SharedWeights<S> {
 impl<A, S: Supernet<A>> Estimator<A> for SharedWeights<S> {
     fn prepare(&mut self, sampler: &mut dyn FnMut() -> Result<A>) -> Result<()> {
         let loss = self.train_epoch(sampler)?;
+        self.unbooked_epochs += 1;
         log::info!(
             "shared weights: epoch {} trained, mean loss {loss:.4}",
             self.epoch
@@ -288,9 +292,17 @@ impl<A, S: Supernet<A>> Estimator<A> for SharedWeights<S> {
             .ok_or_else(|| invalid("supernet", "lost after a failed step"))?;
         let logits = scorer.forward_arch(x, arch, mode)?;
         let accuracy = correct(logits, y) as f64 / size as f64;
+        // One forward pass ≈ a third of a training step; the supernet's epochs since the last
+        // estimate are booked here (docs of `Compute`).
+        let spent = size as f64 / (3.0 * self.task.train.len().max(1) as f64)
+            + std::mem::take(&mut self.unbooked_epochs) as f64;
         let metrics = Metrics {
             valid_accuracy: accuracy,
             seconds: start.elapsed().as_secs_f64(),
+            compute: Some(Compute {
+                spent,
+                saved: 1.0 - spent,
+            }),
             ..Metrics::default()
         };
         Ok(Estimate {

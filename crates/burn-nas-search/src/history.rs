@@ -45,7 +45,8 @@ pub struct Evaluation {
 
 /// The CSV header of [`csv_line`].
 pub(crate) const CSV_HEADER: &str = "index,round,update,phase,reward,baseline,entropy,log_prob,\
-valid_accuracy,params,macs,epochs,stopped_early,inherited,retries,seconds,elapsed,arch";
+valid_accuracy,params,macs,epochs,stopped_early,inherited,retries,compute_spent,compute_saved,\
+seconds,elapsed,arch";
 
 fn opt(v: Option<f64>) -> String {
     v.map_or_else(String::new, |v| v.to_string())
@@ -56,7 +57,7 @@ pub fn csv_line(e: &Evaluation) -> String {
     let arch = e.arch.to_string().replace('"', "\"\"");
     let m = &e.metrics;
     format!(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},\"{arch}\"",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},\"{arch}\"",
         e.index,
         e.round,
         e.update,
@@ -75,6 +76,8 @@ pub fn csv_line(e: &Evaluation) -> String {
         m.stopped_early,
         m.inherited,
         m.retries,
+        opt(m.compute.map(|c| c.spent)),
+        opt(m.compute.map(|c| c.saved)),
         m.seconds,
         e.elapsed,
     )

@@ -248,6 +248,17 @@ impl<A: Architecture> Search<A> {
             .sum()
     }
 
+    /// Full-fidelity child epochs spent and saved by the search's estimates (`Compute`).
+    fn search_compute(&self) -> (f64, f64) {
+        self.history
+            .iter()
+            .filter(|e| e.phase == Phase::Search)
+            .filter_map(|e| e.metrics.compute)
+            .fold((0.0, 0.0), |(spent, saved), c| {
+                (spent + c.spent, saved + c.saved)
+            })
+    }
+
     fn budget_reached(&self, elapsed: f64) -> bool {
         let b = &self.config.budget;
         b.rounds.is_some_and(|r| self.rounds_done >= r)
@@ -632,6 +643,8 @@ impl<A: Architecture> Search<A> {
             evaluations: self.search_evaluations(),
             epochs_trained: self.search_epochs(|m| m.epochs),
             epochs_saved: self.search_epochs(|m| m.epochs_saved),
+            compute_spent: self.search_compute().0,
+            compute_saved: self.search_compute().1,
             seconds: self.elapsed(),
             best_search_reward: self.best_search_reward(),
             last_mean_reward: self.last_mean_reward(),
@@ -658,12 +671,11 @@ impl<A: Architecture> Search<A> {
             self.space_name,
             self.estimator.name()
         );
-        let saved = self.search_epochs(|m| m.epochs_saved);
-        if saved > 0 {
-            let trained = self.search_epochs(|m| m.epochs);
+        let (spent, saved) = self.search_compute();
+        if saved > 0.0 {
             title.push_str(&format!(
-                " ({saved} of {} child epochs saved by early stopping)",
-                trained + saved
+                " ({spent:.1} full-fidelity child epochs spent, {saved:.1} saved: {:.0}%)",
+                100.0 * saved / (spent + saved)
             ));
         }
         let png = reward_png(&self.history, &title, &run.file("reward.png"))?;

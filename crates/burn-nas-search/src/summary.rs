@@ -46,6 +46,13 @@ pub struct Summary {
     /// the speed-up did not spend.
     #[serde(default)]
     pub epochs_saved: usize,
+    /// Full-fidelity child epochs the search's estimates spent (`Compute::spent` summed:
+    /// low fidelity, early stopping and weight sharing all count in this one unit).
+    #[serde(default)]
+    pub compute_spent: f64,
+    /// Full-fidelity child epochs the speed-ups saved (`Compute::saved` summed).
+    #[serde(default)]
+    pub compute_saved: f64,
     /// Highest reward seen during the search.
     pub best_search_reward: Option<f64>,
     /// Mean reward of the last strategy update.
