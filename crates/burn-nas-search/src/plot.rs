@@ -46,7 +46,9 @@ pub(crate) fn font_available() -> bool {
     })
 }
 
-/// The reward plot of `history` as PNG bytes.
+/// The reward plot of `history` as PNG bytes: the search phase's rewards, the baseline and the
+/// best so far; under the x axis, the compute the speed-ups saved (`Compute`) when they saved
+/// any.
 ///
 /// # Errors
 /// [`SearchError::Plot`] when drawing or encoding fails.
@@ -116,6 +118,21 @@ fn draw(history: &[Evaluation], title: &str, pixels: &mut [u8]) -> Result<(), St
         (0.0, 1.0)
     };
     let n = reward.len().max(1) as f64;
+    // The compute the speed-ups saved (`Compute`), under the axis: titles are long enough.
+    let (spent, saved) = search
+        .iter()
+        .filter_map(|e| e.metrics.compute)
+        .fold((0.0, 0.0), |(spent, saved), c| {
+            (spent + c.spent, saved + c.saved)
+        });
+    let x_desc = if saved > 0.0 {
+        format!(
+            "evaluation  ({spent:.2} full-fidelity child epochs spent, {saved:.2} saved: {:.0}%)",
+            100.0 * saved / (spent + saved)
+        )
+    } else {
+        "evaluation".to_string()
+    };
 
     let root = BitMapBackend::with_buffer(pixels, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
@@ -133,7 +150,7 @@ fn draw(history: &[Evaluation], title: &str, pixels: &mut [u8]) -> Result<(), St
     if text {
         chart
             .configure_mesh()
-            .x_desc("evaluation")
+            .x_desc(x_desc)
             .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc("reward")
             .draw()

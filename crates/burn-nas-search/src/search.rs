@@ -665,19 +665,13 @@ impl<A: Architecture> Search<A> {
         };
         run.write("history.jsonl", to_jsonl(&self.history).as_bytes())?;
         run.write("history.csv", to_csv(&self.history).as_bytes())?;
-        let mut title = format!(
+        // The compute the speed-ups saved goes under the x axis (`plot`).
+        let title = format!(
             "{} on {} with {}",
             self.strategy.name(),
             self.space_name,
             self.estimator.name()
         );
-        let (spent, saved) = self.search_compute();
-        if saved > 0.0 {
-            title.push_str(&format!(
-                " ({spent:.1} full-fidelity child epochs spent, {saved:.1} saved: {:.0}%)",
-                100.0 * saved / (spent + saved)
-            ));
-        }
         let png = reward_png(&self.history, &title, &run.file("reward.png"))?;
         run.write("reward.png", &png)?;
         let summary = serde_json::to_string_pretty(&self.summary(status)).map_err(|e| {
