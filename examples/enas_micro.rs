@@ -136,6 +136,10 @@ struct Settings {
     layers: usize,
     search_image_size: Option<usize>,
     batch_size: usize,
+    /// Weight decay of the shared weights (`wd · w`).
+    weight_decay: f64,
+    /// Gradient clipping of the shared weights and the retraining (`None`: none).
+    grad_clip: Option<f64>,
     updates_per_round: usize,
     retrain_length: common::RetrainLength,
     /// Validation images held out of the retraining; 0: none, every training image trains
@@ -177,6 +181,8 @@ fn settings(cli: &Cli) -> Settings {
             layers: 2,
             search_image_size: Some(14),
             batch_size: 32,
+            weight_decay: 1e-4,
+            grad_clip: Some(5.0),
             updates_per_round: 30,
             retrain_length: common::RetrainLength::Steps(FAST_RETRAIN_STEPS),
             retrain_valid_images: 1_000,
@@ -215,6 +221,11 @@ fn settings(cli: &Cli) -> Settings {
             search_image_size: None,
             // `cifar10_micro_search.sh`.
             batch_size: 160,
+            // The official code adds L2 as `l2 · Σw²` (`child_l2_reg=1e-4`), i.e. weight
+            // decay 2 · l2, and computes a clipped gradient that it never applies (search and
+            // final training alike).
+            weight_decay: 2e-4,
+            grad_clip: None,
             updates_per_round: 30,
             retrain_length: common::RetrainLength::Epochs(630),
             // All 50,000 training images, as `cifar10_micro_final.sh` (`num_valids=0`).
@@ -299,16 +310,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             Preset::Fast => CosineWarmRestarts::single(0.05, 5e-4, s.rounds),
         },
         momentum: 0.9,
-        // The official code adds L2 as `l2 · Σw²` (`child_l2_reg=1e-4`), i.e. weight decay
-        // 2 · l2, and computes a clipped gradient that it never applies.
-        weight_decay: match cli.preset {
-            Preset::Paper => 2e-4,
-            Preset::Fast => 1e-4,
-        },
-        grad_clip: match cli.preset {
-            Preset::Paper => None,
-            Preset::Fast => Some(5.0),
-        },
+        weight_decay: s.weight_decay,
+        grad_clip: s.grad_clip,
         augmentation: augmentation.clone(),
         seed: cli.common.seed,
         eval_batch_size: 500,
@@ -429,11 +432,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             .clone()
             .unwrap_or_else(|| CosineWarmRestarts::single(0.05, 5e-4, retrain_epochs.max(1))),
         weight_decay: s.retrain_weight_decay,
-        // As in the search: the official code never applies its clipped gradient.
-        grad_clip: match cli.preset {
-            Preset::Paper => None,
-            Preset::Fast => Some(5.0),
-        },
+        grad_clip: s.grad_clip,
         augmentation: if s.retrain_augment {
             Augmentation {
                 cutout: s.retrain_cutout,

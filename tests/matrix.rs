@@ -226,6 +226,9 @@ fn check(label: &str, kind: Kind, strategy: Strategy, history: &[Evaluation]) {
                 assert!(m.params.is_none(), "{label}");
             }
         }
+        if kind != Kind::Inheritance {
+            assert!(!m.inherited, "{label}");
+        }
     }
     if kind == Kind::Shared {
         // Two supernet epochs (one per round), booked on each round's first estimate, plus
@@ -239,12 +242,6 @@ fn check(label: &str, kind: Kind, strategy: Strategy, history: &[Evaluation]) {
             (spent - expected).abs() < 1e-9,
             "{label}: {spent} vs {expected}"
         );
-    }
-    for e in history {
-        let m = &e.metrics;
-        if kind != Kind::Inheritance {
-            assert!(!m.inherited, "{label}");
-        }
     }
     if kind == Kind::Curve {
         // The first child sets the incumbent and trains all 4 epochs; every later one is

@@ -83,6 +83,18 @@ pub fn csv_line(e: &Evaluation) -> String {
     )
 }
 
+/// Full-fidelity child epochs spent and saved (`Compute`) by the search-phase estimates of
+/// `history`: what `summary.json` and the reward plot report.
+pub(crate) fn search_compute(history: &[Evaluation]) -> (f64, f64) {
+    history
+        .iter()
+        .filter(|e| e.phase == Phase::Search)
+        .filter_map(|e| e.metrics.compute)
+        .fold((0.0, 0.0), |(spent, saved), c| {
+            (spent + c.spent, saved + c.saved)
+        })
+}
+
 /// The history as JSON lines.
 pub fn to_jsonl(history: &[Evaluation]) -> String {
     let mut out = String::new();

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
 use crate::error::{Result, SearchError};
-use crate::history::{Evaluation, Phase};
+use crate::history::{Evaluation, Phase, search_compute};
 
 const WIDTH: u32 = 1000;
 const HEIGHT: u32 = 560;
@@ -119,12 +119,7 @@ fn draw(history: &[Evaluation], title: &str, pixels: &mut [u8]) -> Result<(), St
     };
     let n = reward.len().max(1) as f64;
     // The compute the speed-ups saved (`Compute`), under the axis: titles are long enough.
-    let (spent, saved) = search
-        .iter()
-        .filter_map(|e| e.metrics.compute)
-        .fold((0.0, 0.0), |(spent, saved), c| {
-            (spent + c.spent, saved + c.saved)
-        });
+    let (spent, saved) = search_compute(history);
     let x_desc = if saved > 0.0 {
         format!(
             "evaluation  ({spent:.2} full-fidelity child epochs spent, {saved:.2} saved: {:.0}%)",

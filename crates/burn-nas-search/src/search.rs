@@ -13,7 +13,7 @@ use crate::checkpoint::{self, CHECKPOINT_VERSION, Checkpoint};
 use crate::compare::RandomComparison;
 use crate::config::{Derive, SearchConfig};
 use crate::error::{Result, SearchError};
-use crate::history::{Evaluation, Phase, to_csv, to_jsonl};
+use crate::history::{Evaluation, Phase, search_compute, to_csv, to_jsonl};
 use crate::plot::reward_png;
 use crate::progress::Bars;
 use crate::run_dir::RunDir;
@@ -246,17 +246,6 @@ impl<A: Architecture> Search<A> {
             .filter(|e| e.phase == Phase::Search)
             .map(|e| per(&e.metrics))
             .sum()
-    }
-
-    /// Full-fidelity child epochs spent and saved by the search's estimates (`Compute`).
-    fn search_compute(&self) -> (f64, f64) {
-        self.history
-            .iter()
-            .filter(|e| e.phase == Phase::Search)
-            .filter_map(|e| e.metrics.compute)
-            .fold((0.0, 0.0), |(spent, saved), c| {
-                (spent + c.spent, saved + c.saved)
-            })
     }
 
     fn budget_reached(&self, elapsed: f64) -> bool {
@@ -632,6 +621,7 @@ impl<A: Architecture> Search<A> {
 
     /// The summary as it stands.
     pub fn summary(&self, status: Status) -> Summary {
+        let (compute_spent, compute_saved) = search_compute(&self.history);
         Summary {
             status,
             space: self.space_name.clone(),
@@ -643,8 +633,8 @@ impl<A: Architecture> Search<A> {
             evaluations: self.search_evaluations(),
             epochs_trained: self.search_epochs(|m| m.epochs),
             epochs_saved: self.search_epochs(|m| m.epochs_saved),
-            compute_spent: self.search_compute().0,
-            compute_saved: self.search_compute().1,
+            compute_spent,
+            compute_saved,
             seconds: self.elapsed(),
             best_search_reward: self.best_search_reward(),
             last_mean_reward: self.last_mean_reward(),

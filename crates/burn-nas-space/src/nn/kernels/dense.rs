@@ -74,15 +74,15 @@ mod flex {
     //! The backend extension and its flex and autodiff implementations.
 
     use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
-    use burn::backend::ops::{FloatTensorOps, ModuleOps};
+    use burn::backend::ops::ModuleOps;
     use burn::backend::tensor::FloatTensor;
     use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
-    use burn::tensor::{Shape, Tensor, TensorData};
+    use burn::tensor::{Shape, Tensor};
     use gemm::Parallelism;
     use rayon::prelude::*;
 
     use super::super::ConvGeometry;
-    use super::super::plane::{Dims, DirectCalls, f32_data};
+    use super::super::plane::{Dims, DirectCalls, direct_f32};
     use super::super::weighted_op::WeightedOp;
     pub(super) use super::super::weighted_op::applies;
 
@@ -162,18 +162,12 @@ mod flex {
             weight: FloatTensor<Self>,
             g: ConvGeometry,
         ) -> FloatTensor<Self> {
-            let direct = (|| {
-                let (xc, wc) = (f32_data(&x)?, f32_data(&weight)?);
-                let (xs, ws) = (xc.as_slice::<f32>()?, wc.as_slice::<f32>()?);
-                let d = dims(&xc.shape(), &wc.shape(), g);
-                let cout = wc.shape()[0];
-                DIRECT_CALLS.record();
+            let direct = direct_f32(&x, &weight, &DIRECT_CALLS, |(xd, xs), (wd, ws)| {
+                let d = dims(xd, wd, g);
+                let cout = wd[0];
                 let out = forward_f32(&d, cout, xs, ws);
-                Some(Flex::float_from_data(
-                    TensorData::new(out, Shape::from(vec![d.n, cout, d.ho, d.wo])),
-                    &x.device(),
-                ))
-            })();
+                (out, Shape::from(vec![d.n, cout, d.ho, d.wo]))
+            });
             direct.unwrap_or_else(|| Self::conv2d(x, weight, None, g.options(1)))
         }
 
@@ -183,18 +177,11 @@ mod flex {
             grad: FloatTensor<Self>,
             g: ConvGeometry,
         ) -> FloatTensor<Self> {
-            let direct = (|| {
-                let (wc, gc) = (f32_data(&weight)?, f32_data(&grad)?);
-                let (ws, gs) = (wc.as_slice::<f32>()?, gc.as_slice::<f32>()?);
-                let d = dims(&x.shape(), &wc.shape(), g);
-                let cout = wc.shape()[0];
-                DIRECT_CALLS.record();
-                let out = grad_x_f32(&d, cout, ws, gs);
-                Some(Flex::float_from_data(
-                    TensorData::new(out, x.shape()),
-                    &x.device(),
-                ))
-            })();
+            let x_shape = x.shape();
+            let direct = direct_f32(&weight, &grad, &DIRECT_CALLS, |(wd, ws), (_, gs)| {
+                let d = dims(&x_shape, wd, g);
+                (grad_x_f32(&d, wd[0], ws, gs), x_shape.clone())
+            });
             direct.unwrap_or_else(|| Self::conv2d_x_backward(x, weight, grad, g.options(1)))
         }
 
@@ -204,18 +191,11 @@ mod flex {
             grad: FloatTensor<Self>,
             g: ConvGeometry,
         ) -> FloatTensor<Self> {
-            let direct = (|| {
-                let (xc, gc) = (f32_data(&x)?, f32_data(&grad)?);
-                let (xs, gs) = (xc.as_slice::<f32>()?, gc.as_slice::<f32>()?);
-                let d = dims(&xc.shape(), &weight.shape(), g);
-                let cout = weight.shape()[0];
-                DIRECT_CALLS.record();
-                let out = grad_w_f32(&d, cout, xs, gs);
-                Some(Flex::float_from_data(
-                    TensorData::new(out, weight.shape()),
-                    &weight.device(),
-                ))
-            })();
+            let w_shape = weight.shape();
+            let direct = direct_f32(&x, &grad, &DIRECT_CALLS, |(xd, xs), (_, gs)| {
+                let d = dims(xd, &w_shape, g);
+                (grad_w_f32(&d, w_shape[0], xs, gs), w_shape.clone())
+            });
             direct.unwrap_or_else(|| Self::conv2d_weight_backward(x, weight, grad, g.options(1)))
         }
     }

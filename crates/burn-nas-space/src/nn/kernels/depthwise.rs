@@ -67,15 +67,15 @@ mod flex {
     //! The backend extension and its flex and autodiff implementations.
 
     use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
-    use burn::backend::ops::{FloatTensorOps, ModuleOps};
+    use burn::backend::ops::ModuleOps;
     use burn::backend::tensor::FloatTensor;
     use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
     use burn::tensor::ops::ConvOptions;
-    use burn::tensor::{Shape, Tensor, TensorData};
+    use burn::tensor::{Shape, Tensor};
     use rayon::prelude::*;
 
     use super::super::ConvGeometry;
-    use super::super::plane::{Dims, DirectCalls, f32_data};
+    use super::super::plane::{Dims, DirectCalls, direct_f32};
     use super::super::weighted_op::WeightedOp;
     pub(super) use super::super::weighted_op::applies;
 
@@ -158,17 +158,11 @@ mod flex {
             grad: FloatTensor<Self>,
             g: ConvGeometry,
         ) -> FloatTensor<Self> {
-            let direct = (|| {
-                let (wc, gc) = (f32_data(&weight)?, f32_data(&grad)?);
-                let (ws, gs) = (wc.as_slice::<f32>()?, gc.as_slice::<f32>()?);
-                let d = dims(&x.shape(), &wc.shape(), &gc.shape(), g);
-                DIRECT_CALLS.record();
-                let out = grad_x_f32(&d, ws, gs);
-                Some(Flex::float_from_data(
-                    TensorData::new(out, x.shape()),
-                    &x.device(),
-                ))
-            })();
+            let x_shape = x.shape();
+            let direct = direct_f32(&weight, &grad, &DIRECT_CALLS, |(wd, ws), (gd, gs)| {
+                let d = dims(&x_shape, wd, gd, g);
+                (grad_x_f32(&d, ws, gs), x_shape.clone())
+            });
             direct.unwrap_or_else(|| {
                 let options = options::<Self>(&weight, g);
                 Self::conv2d_x_backward(x, weight, grad, options)
@@ -181,17 +175,12 @@ mod flex {
             grad: FloatTensor<Self>,
             g: ConvGeometry,
         ) -> FloatTensor<Self> {
-            let direct = (|| {
-                let (xc, gc) = (f32_data(&x)?, f32_data(&grad)?);
-                let (xs, gs) = (xc.as_slice::<f32>()?, gc.as_slice::<f32>()?);
-                let d = dims(&xc.shape(), &weight.shape(), &gc.shape(), g);
-                DIRECT_CALLS.record();
+            let w_shape = weight.shape();
+            let direct = direct_f32(&x, &grad, &DIRECT_CALLS, |(xd, xs), (gd, gs)| {
+                let d = dims(xd, &w_shape, gd, g);
                 let out = grad_w_f32(&d, xs, gs);
-                Some(Flex::float_from_data(
-                    TensorData::new(out, Shape::from(vec![d.c, 1, d.kh, d.kw])),
-                    &weight.device(),
-                ))
-            })();
+                (out, Shape::from(vec![d.c, 1, d.kh, d.kw]))
+            });
             direct.unwrap_or_else(|| {
                 let options = options::<Self>(&weight, g);
                 Self::conv2d_weight_backward(x, weight, grad, options)

@@ -1,14 +1,15 @@
-//! What the direct flex window kernels (depthwise convolution, pooling) share: their tensors'
-//! `f32` data, and which output columns and rows of a strided, padded window lie inside the
+//! What the direct flex window kernels (dense and depthwise convolution, pooling) share: their
+//! tensors' `f32` data, running a kernel on two of them, and which output columns and rows of a strided, padded window lie inside the
 //! image.
 
 use burn::backend::Flex;
 #[cfg(test)]
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use burn::backend::DispatchDevice;
+use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
-use burn::tensor::{DType, Tensor};
+use burn::backend::{DispatchDevice, TensorMetadata};
+use burn::tensor::{DType, Shape, Tensor, TensorData};
 
 /// Whether `t` is an `f32` tensor on a flex device (plain or autodiff): what the direct kernels
 /// take.
@@ -20,6 +21,27 @@ pub(super) fn on_flex_f32(t: &Tensor<4>) -> bool {
 /// burn's ops).
 pub(super) fn f32_data(t: &FloatTensor<Flex>) -> Option<FloatTensor<Flex>> {
     (t.dtype() == DType::F32).then(|| t.to_contiguous())
+}
+
+/// Runs a direct `f32` kernel on two flex tensors of one device: `kernel` gets each one's
+/// shape and contiguous values and returns the output's values and shape, a tensor on their
+/// device; the call is counted in `calls`. `None` when either is not `f32`, and the caller
+/// falls back to burn's op.
+pub(super) fn direct_f32(
+    a: &FloatTensor<Flex>,
+    b: &FloatTensor<Flex>,
+    calls: &DirectCalls,
+    kernel: impl FnOnce((&Shape, &[f32]), (&Shape, &[f32])) -> (Vec<f32>, Shape),
+) -> Option<FloatTensor<Flex>> {
+    let (ac, bc) = (f32_data(a)?, f32_data(b)?);
+    let (a_shape, b_shape) = (ac.shape(), bc.shape());
+    let (a_values, b_values) = (ac.as_slice::<f32>()?, bc.as_slice::<f32>()?);
+    calls.record();
+    let (out, shape) = kernel((&a_shape, a_values), (&b_shape, b_values));
+    Some(Flex::float_from_data(
+        TensorData::new(out, shape),
+        &a.device(),
+    ))
 }
 
 /// Sizes of one windowed op on `n × c` planes: input `h × w`, window `kh × kw`, output

@@ -98,7 +98,7 @@ mod flex {
     use burn::tensor::{IntDType, Shape, Tensor, TensorData};
     use rayon::prelude::*;
 
-    use super::super::plane::{Dims, DirectCalls, f32_data, on_flex_f32};
+    use super::super::plane::{Dims, DirectCalls, direct_f32, f32_data, on_flex_f32};
     use super::{PoolGeometry, PoolKind};
 
     /// Whether the extension pools `x`: `f32` on a flex device (plain or autodiff).
@@ -223,20 +223,14 @@ mod flex {
             kind: PoolKind,
             g: PoolGeometry,
         ) -> FloatTensor<Self> {
-            let direct = (|| {
-                let (xc, gc) = (f32_data(&x)?, f32_data(&grad)?);
-                let d = dims(&xc.shape(), g);
-                let (xs, gs) = (xc.as_slice::<f32>()?, gc.as_slice::<f32>()?);
-                DIRECT_CALLS.record();
+            let direct = direct_f32(&x, &grad, &DIRECT_CALLS, |(xd, xs), (_, gs)| {
+                let d = dims(xd, g);
                 let out = match kind {
                     PoolKind::Max => max_backward(&d, xs, gs),
                     PoolKind::Avg => avg_backward(&d, gs),
                 };
-                Some(Flex::float_from_data(
-                    TensorData::new(out, x.shape()),
-                    &x.device(),
-                ))
-            })();
+                (out, xd.clone())
+            });
             direct.unwrap_or_else(|| burn_backward::<Self>(x, grad, kind, g))
         }
     }
