@@ -1,13 +1,15 @@
 //! NASH-style hill climbing by network morphisms (Elsken et al. 2018) against random search at
-//! equal cost, on the NAS-RL space and Fashion-MNIST (the embedded 6,000-image subset unless
-//! `--data-dir`).
+//! equal cost, on the NAS-RL space (default) or the ENAS macro space (`--space macro`) and
+//! Fashion-MNIST (the embedded 6,000-image subset unless `--data-dir`).
 //!
-//! * `hill-climbing`: starts from a 3-layer network; each of `--steps` steps proposes
+//! * `hill-climbing`: starts from a small network (NAS-RL: 3 layers of 3×3 convs; macro:
+//!   `--layers` layers of separable 3×3 convs without skips); each of `--steps` steps proposes
 //!   `--children` children of the current parent (each `--morphisms` random function-preserving
-//!   morphisms: widen, larger filter, added skip, new identity layer), trains each
+//!   morphisms — NAS-RL: widen, larger filter, added skip, new identity layer; macro: added
+//!   skip, larger kernel, separable made full, new identity layer), trains each
 //!   `--child-epochs` epochs *starting from the parent's trained weights* carried over exactly
-//!   (`WeightInheritance` over `NasRlChild`), and the best child becomes the parent. The answer
-//!   is the best evaluated network (normally the last parent).
+//!   (`WeightInheritance` over `NasRlChild` / `MacroChild`), and the best child becomes the
+//!   parent. The answer is the best evaluated network (normally the last parent).
 //! * `random`: uniformly random children of the `--layers`-layer space, each trained from
 //!   scratch `--random-epochs` epochs, as many as the same total of epochs allows; the answer is
 //!   the best by validation accuracy.
@@ -19,6 +21,7 @@
 //! ```text
 //! cargo run --release --example hill_climbing
 //! cargo run --release --example hill_climbing -- --seeds 3 --steps 8 --children 4
+//! cargo run --release --example hill_climbing -- --space macro
 //! ```
 
 mod common;
@@ -27,16 +30,32 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::tensor::Device;
-use burn_nas::estimator::{RetrainReport, retrain};
+use burn_nas::controller::Morphisms;
+use burn_nas::estimator::{ChildFactory, RetrainReport, retrain};
 use burn_nas::prelude::*;
-use burn_nas::space::NasRlLayer;
-use clap::Parser;
+use burn_nas::space::{MacroArch, MacroOp, MacroSpace, NasRlLayer};
+use clap::{Parser, ValueEnum};
 use serde::Serialize;
+
+/// Which space the two methods search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SpaceKind {
+    /// NAS-RL (Zoph & Le): conv layers with filter counts, sizes, strides and skips.
+    NasRl,
+    /// ENAS macro: a fixed number of layers, each an op and a skip set.
+    Macro,
+}
 
 /// Morphism hill climbing against random search at equal cost.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
+    /// The search space.
+    #[arg(long, value_enum, default_value_t = SpaceKind::NasRl)]
+    space: SpaceKind,
+    /// Channels of the macro networks (`--space macro`).
+    #[arg(long, default_value_t = 16)]
+    macro_channels: usize,
     /// Seeds (each runs both methods).
     #[arg(long, default_value_t = 3)]
     seeds: u64,
@@ -52,7 +71,8 @@ struct Cli {
     /// Epochs each hill-climbing child trains (from its parent's weights).
     #[arg(long, default_value_t = 2)]
     child_epochs: usize,
-    /// Most layers a climbed network may reach.
+    /// Most layers a climbed network may reach (macro networks grow only after their last
+    /// pooling point, while `L + 1` layers pool at the same places: from 6 layers, to 8).
     #[arg(long, default_value_t = 8)]
     max_depth: usize,
     /// Epochs each random child trains from scratch.
@@ -85,7 +105,8 @@ struct MethodRun {
     /// The answer's validation accuracy in the search (hill climbing: after all its
     /// ancestors' training).
     search_reward: f64,
-    arch: NasRlArch,
+    layers: usize,
+    arch: serde_json::Value,
     retrain: RetrainReport,
     history: Vec<burn_nas::search::Evaluation>,
 }
@@ -117,73 +138,54 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut runs = Vec::new();
     for seed in 0..cli.seeds {
-        // Hill climbing from a small network, NASH-style.
-        let start_space = NasRlSpace::new(3)?.with_strides(&[1, 2])?;
-        let start = NasRlArch {
-            layers: vec![
-                layer(24, 1, vec![]),
-                layer(36, 2, vec![0]),
-                layer(48, 2, vec![1]),
-            ],
-        };
-        let morphisms = NasRlMorphisms::new(start_space.clone(), task.image_size(), cli.max_depth);
-        let climb = MorphismHillClimbing::new(
-            morphisms,
-            start,
-            HillClimbingConfig {
-                morphisms_per_child: cli.morphisms,
-                seed,
-            },
-        );
-        let estimator = WeightInheritance::new(
-            TrainFromScratch::new(
-                NasRlChild(net.clone()),
-                &task,
-                Fidelity::full(cli.child_epochs),
-                common::study_training(cli.child_epochs, seed),
-                Device::flex(),
-            )?,
-            // The parent may be the first of its step: it must outlive the rest of its step
-            // and the next one.
-            2 * cli.children,
-        );
-        let mut config = SearchConfig::multi_trial(cli.steps, cli.children);
-        config.quiet = true;
-        let search = Search::new(&start_space, climb, estimator, config)?;
-        runs.push(search_and_retrain(
-            "hill-climbing",
-            search,
-            &task,
-            &net,
-            cli.retrain_epochs,
-            seed,
-        )?);
-
-        // Random search at the same number of epochs.
-        let space = NasRlSpace::new(cli.layers)?.with_strides(&[1, 2])?;
-        let estimator = TrainFromScratch::new(
-            NasRlChild(net.clone()),
-            &task,
-            Fidelity::full(cli.random_epochs),
-            common::study_training(cli.random_epochs, seed),
-            Device::flex(),
-        )?;
-        let mut config = SearchConfig::multi_trial(1, random_children);
-        config.quiet = true;
-        let search = Search::new(
-            &space,
-            RandomSearch::new(space.clone(), seed),
-            estimator,
-            config,
-        )?;
-        runs.push(search_and_retrain(
-            "random",
-            search,
-            &task,
-            &net,
-            cli.retrain_epochs,
-            seed,
-        )?);
+        match cli.space {
+            SpaceKind::NasRl => {
+                // Hill climbing from a small network, NASH-style.
+                let start_space = NasRlSpace::new(3)?.with_strides(&[1, 2])?;
+                let start = NasRlArch {
+                    layers: vec![
+                        layer(24, 1, vec![]),
+                        layer(36, 2, vec![0]),
+                        layer(48, 2, vec![1]),
+                    ],
+                };
+                let morphisms =
+                    NasRlMorphisms::new(start_space.clone(), task.image_size(), cli.max_depth);
+                let space = NasRlSpace::new(cli.layers)?.with_strides(&[1, 2])?;
+                let study = Study {
+                    cli: &cli,
+                    task: &task,
+                    factory: NasRlChild(net.clone()),
+                    seed,
+                };
+                runs.extend(study.run(&start_space, morphisms, start, &space, |a| a.layers.len())?);
+            }
+            SpaceKind::Macro => {
+                let space = MacroSpace::new(cli.layers, &MacroOp::ALL)?;
+                let start = MacroArch {
+                    layers: (0..cli.layers)
+                        .map(|_| burn_nas::space::MacroLayer {
+                            op: MacroOp::SepConv3x3,
+                            skips: vec![],
+                        })
+                        .collect(),
+                };
+                let morphisms = MacroMorphisms::new(space.clone(), cli.max_depth);
+                let factory = MacroChild(
+                    MacroNetConfig::new(task.classes())
+                        .with_in_channels(task.channels())
+                        .with_image_size(task.image_size())
+                        .with_channels(cli.macro_channels),
+                );
+                let study = Study {
+                    cli: &cli,
+                    task: &task,
+                    factory,
+                    seed,
+                };
+                runs.extend(study.run(&space, morphisms, start, &space, |a| a.layers.len())?);
+            }
+        }
         run.write("report.json", &serde_json::to_vec_pretty(&report(&runs))?)?;
     }
     println!(
@@ -194,57 +196,134 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn layer(filters: usize, stride: usize, inputs: Vec<usize>) -> NasRlLayer {
-    NasRlLayer::square(3, filters, stride, inputs)
+/// One seed of the comparison in one space.
+struct Study<'a, F> {
+    cli: &'a Cli,
+    task: &'a Task,
+    factory: F,
+    seed: u64,
 }
 
-/// Runs `search`, takes its best evaluated architecture, retrains it from scratch
-/// `retrain_epochs` epochs and tests it.
-fn search_and_retrain(
-    method: &'static str,
-    mut search: Search<NasRlArch>,
-    task: &Task,
-    net: &NasRlNetConfig,
-    retrain_epochs: usize,
-    seed: u64,
-) -> Result<MethodRun, Box<dyn std::error::Error>> {
-    let started = Instant::now();
-    search.run()?;
-    let search_seconds = started.elapsed().as_secs_f64();
-    let derived = search.derive()?;
-    let history = search.history().to_vec();
-    let epochs = history.iter().map(|e| e.metrics.epochs).sum();
-    let inherited = history.iter().filter(|e| e.metrics.inherited).count();
-    let (_, retrain) = retrain(
-        &NasRlChild(net.clone()),
-        &derived.arch,
-        task,
-        &common::study_training(retrain_epochs, seed),
-        &Device::flex(),
-        None,
-        |_| {},
-    )?;
-    println!(
-        "seed {seed} {method:<13}: {} children ({inherited} warm-started), {epochs} epochs, \
-         {search_seconds:.0} s; answer: {} layers, valid {:.3} in the search; retrained test \
-         {:.3} ({} parameters)",
-        history.len(),
-        derived.arch.layers.len(),
-        derived.reward,
-        retrain.test_accuracy.unwrap_or(f64::NAN),
-        retrain.params
-    );
-    Ok(MethodRun {
-        method,
-        seed,
-        children: history.len(),
-        epochs,
-        search_seconds,
-        search_reward: derived.reward,
-        arch: derived.arch,
-        retrain,
-        history,
-    })
+impl<F> Study<'_, F> {
+    /// Hill climbing from `start` with `morphisms` (tokens from `start_space`), then random
+    /// search of `space` at the same number of epochs; both answers retrained alike.
+    fn run<A, S, R>(
+        &self,
+        start_space: &S,
+        morphisms: impl Morphisms<A> + 'static,
+        start: A,
+        space: &R,
+        layers: fn(&A) -> usize,
+    ) -> Result<Vec<MethodRun>, Box<dyn std::error::Error>>
+    where
+        A: Architecture + Sync + Send + 'static,
+        S: SearchSpace<Arch = A>,
+        R: SearchSpace<Arch = A> + Clone + 'static,
+        F: ChildFactory<A> + Clone + Sync + Send + 'static,
+        F::Net: Send,
+    {
+        let (cli, seed) = (self.cli, self.seed);
+        let climb = MorphismHillClimbing::new(
+            morphisms,
+            start,
+            HillClimbingConfig {
+                morphisms_per_child: cli.morphisms,
+                seed,
+            },
+        );
+        let estimator = WeightInheritance::new(
+            TrainFromScratch::new(
+                self.factory.clone(),
+                self.task,
+                Fidelity::full(cli.child_epochs),
+                common::study_training(cli.child_epochs, seed),
+                Device::flex(),
+            )?,
+            // The parent may be the first of its step: it must outlive the rest of its step
+            // and the next one.
+            2 * cli.children,
+        );
+        let mut config = SearchConfig::multi_trial(cli.steps, cli.children);
+        config.quiet = true;
+        let climbing = Search::new(start_space, climb, estimator, config)?;
+        let climbing = self.search_and_retrain("hill-climbing", climbing, layers)?;
+
+        // Random search at the same number of epochs.
+        let budget = cli.steps * cli.children * cli.child_epochs;
+        let estimator = TrainFromScratch::new(
+            self.factory.clone(),
+            self.task,
+            Fidelity::full(cli.random_epochs),
+            common::study_training(cli.random_epochs, seed),
+            Device::flex(),
+        )?;
+        let mut config = SearchConfig::multi_trial(1, (budget / cli.random_epochs).max(1));
+        config.quiet = true;
+        let random = Search::new(
+            space,
+            RandomSearch::new(space.clone(), seed),
+            estimator,
+            config,
+        )?;
+        let random = self.search_and_retrain("random", random, layers)?;
+        Ok(vec![climbing, random])
+    }
+
+    /// Runs `search`, takes its best evaluated architecture, retrains it from scratch
+    /// `--retrain-epochs` epochs and tests it.
+    fn search_and_retrain<A: Architecture>(
+        &self,
+        method: &'static str,
+        mut search: Search<A>,
+        layers: fn(&A) -> usize,
+    ) -> Result<MethodRun, Box<dyn std::error::Error>>
+    where
+        F: ChildFactory<A>,
+    {
+        let seed = self.seed;
+        let started = Instant::now();
+        search.run()?;
+        let search_seconds = started.elapsed().as_secs_f64();
+        let derived = search.derive()?;
+        let history = search.history().to_vec();
+        let epochs = history.iter().map(|e| e.metrics.epochs).sum();
+        let inherited = history.iter().filter(|e| e.metrics.inherited).count();
+        let (_, retrain) = retrain(
+            &self.factory,
+            &derived.arch,
+            self.task,
+            &common::study_training(self.cli.retrain_epochs, seed),
+            &Device::flex(),
+            None,
+            |_| {},
+        )?;
+        let depth = layers(&derived.arch);
+        println!(
+            "seed {seed} {method:<13}: {} children ({inherited} warm-started), {epochs} epochs, \
+             {search_seconds:.0} s; answer: {depth} layers, valid {:.3} in the search; retrained \
+             test {:.3} ({} parameters)",
+            history.len(),
+            derived.reward,
+            retrain.test_accuracy.unwrap_or(f64::NAN),
+            retrain.params
+        );
+        Ok(MethodRun {
+            method,
+            seed,
+            children: history.len(),
+            epochs,
+            search_seconds,
+            search_reward: derived.reward,
+            layers: depth,
+            arch: serde_json::from_str(&derived.arch.to_json())?,
+            retrain,
+            history,
+        })
+    }
+}
+
+fn layer(filters: usize, stride: usize, inputs: Vec<usize>) -> NasRlLayer {
+    NasRlLayer::square(3, filters, stride, inputs)
 }
 
 fn report(runs: &[MethodRun]) -> serde_json::Value {

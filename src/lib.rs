@@ -56,9 +56,9 @@ pub struct ReadmeDoctests;
 pub mod prelude {
     pub use burn_nas_backend::{DeviceError, DevicePool, DeviceSpec};
     pub use burn_nas_controller::{
-        DepthSchedule, EvolutionConfig, HillClimbingConfig, MorphismHillClimbing, NasRlMorphisms,
-        Proposal, RandomSearch, RegularizedEvolution, Reinforce, ReinforceConfig, SearchStrategy,
-        StrategyError,
+        DepthSchedule, EvolutionConfig, HillClimbingConfig, MacroMorphisms, MicroMorphisms,
+        MorphismHillClimbing, NasRlMorphisms, Proposal, RandomSearch, RegularizedEvolution,
+        Reinforce, ReinforceConfig, SearchStrategy, StrategyError,
     };
     pub use burn_nas_data::{Augmentation, DataError, ImageDataset};
     pub use burn_nas_estimator::{

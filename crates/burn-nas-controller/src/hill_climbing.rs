@@ -1,8 +1,13 @@
 //! [`MorphismHillClimbing`]: NASH-style hill climbing by network morphisms (Elsken, Metzen &
 //! Hutter 2018, "Simple and efficient architecture search for CNNs").
 
+use burn_nas_space::enas_macro::MacroMorphism;
+use burn_nas_space::enas_micro::MicroMorphism;
 use burn_nas_space::nas_rl::NasRlMorphism;
-use burn_nas_space::{Architecture, NasRlArch, NasRlSpace, SearchSpace, Token};
+use burn_nas_space::{
+    Architecture, MacroArch, MacroSpace, MicroArch, MicroSpace, NasRlArch, NasRlSpace, SearchSpace,
+    Token,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -90,6 +95,88 @@ impl Morphisms<NasRlArch> for NasRlMorphisms {
 
     fn tokens(&self, arch: &NasRlArch) -> Result<Vec<Token>> {
         Ok(self.space.at_depth(arch.layers.len())?.encode(arch)?)
+    }
+}
+
+/// The ENAS macro morphisms of [`MacroMorphism`] whose ops stay among a [`MacroSpace`]'s,
+/// growing to at most `max_depth` layers (pass the space's own depth to stay in it).
+#[derive(Debug, Clone)]
+pub struct MacroMorphisms {
+    space: MacroSpace,
+    max_depth: usize,
+}
+
+impl MacroMorphisms {
+    /// Morphisms within `space`'s ops, up to `max_depth` layers.
+    pub fn new(space: MacroSpace, max_depth: usize) -> Self {
+        MacroMorphisms { space, max_depth }
+    }
+}
+
+impl Morphisms<MacroArch> for MacroMorphisms {
+    fn space_name(&self) -> &str {
+        self.space.name()
+    }
+
+    fn neighbours(&self, arch: &MacroArch) -> Vec<Neighbour<MacroArch>> {
+        MacroMorphism::neighbours(&self.space, arch, self.max_depth)
+            .into_iter()
+            .filter_map(|m| {
+                let (kind, last) = match m {
+                    MacroMorphism::AddSkip { .. } => ("add_skip", false),
+                    MacroMorphism::EnlargeKernel { .. } => ("enlarge_kernel", false),
+                    MacroMorphism::SeparableToFull { .. } => ("separable_to_full", false),
+                    MacroMorphism::Deepen { .. } => ("deepen", true),
+                };
+                Some(Neighbour {
+                    arch: m.apply(arch).ok()?,
+                    kind,
+                    last,
+                })
+            })
+            .collect()
+    }
+
+    fn tokens(&self, arch: &MacroArch) -> Result<Vec<Token>> {
+        Ok(MacroSpace::new(arch.layers.len(), self.space.ops())?.encode(arch)?)
+    }
+}
+
+/// The ENAS micro morphisms of [`MicroMorphism`] (a node's `sep_conv_3x3` grows to 5×5) in a
+/// [`MicroSpace`]. The only function-preserving change the micro space allows: a climb with
+/// it can only enlarge kernels, at most `4B` steps.
+#[derive(Debug, Clone)]
+pub struct MicroMorphisms {
+    space: MicroSpace,
+}
+
+impl MicroMorphisms {
+    /// Morphisms within `space`.
+    pub fn new(space: MicroSpace) -> Self {
+        MicroMorphisms { space }
+    }
+}
+
+impl Morphisms<MicroArch> for MicroMorphisms {
+    fn space_name(&self) -> &str {
+        self.space.name()
+    }
+
+    fn neighbours(&self, arch: &MicroArch) -> Vec<Neighbour<MicroArch>> {
+        MicroMorphism::neighbours(&self.space, arch)
+            .into_iter()
+            .filter_map(|m| {
+                Some(Neighbour {
+                    arch: m.apply(arch).ok()?,
+                    kind: "enlarge_kernel",
+                    last: false,
+                })
+            })
+            .collect()
+    }
+
+    fn tokens(&self, arch: &MicroArch) -> Result<Vec<Token>> {
+        Ok(self.space.encode(arch)?)
     }
 }
 

@@ -27,7 +27,8 @@ mod mutation;
 mod random;
 pub use evolution::{EvolutionConfig, RegularizedEvolution};
 pub use hill_climbing::{
-    HillClimbingConfig, MorphismHillClimbing, Morphisms, NasRlMorphisms, Neighbour,
+    HillClimbingConfig, MacroMorphisms, MicroMorphisms, MorphismHillClimbing, Morphisms,
+    NasRlMorphisms, Neighbour,
 };
 pub use mutation::mutate;
 pub use random::RandomSearch;

@@ -1,6 +1,8 @@
 //! [`ChildFactory`]: how an estimator builds the trainable network of an architecture.
 
 use burn::tensor::Device;
+use burn_nas_space::enas_macro::MacroMorphism;
+use burn_nas_space::enas_micro::MicroMorphism;
 use burn_nas_space::nas_rl::NasRlMorphism;
 use burn_nas_space::nn::{
     MacroNet, MacroNetConfig, MicroNet, MicroNetConfig, NasRlNet, NasRlNetConfig, NetError,
@@ -89,6 +91,22 @@ impl ChildFactory<MicroArch> for MicroChild {
         }
         .init(arch, device)
     }
+
+    /// Network morphism ([`MicroMorphism::transfer`]: larger separable kernels) when `child`
+    /// is a morphism of `parent`.
+    fn transfer(
+        &self,
+        parent: &MicroArch,
+        child: &MicroArch,
+        params: &ParamValues,
+        _shape: ImageShape,
+        _cs: f64,
+        _seed: u64,
+    ) -> Option<ParamValues> {
+        MicroMorphism::transfer(parent, child, params)
+            .map_err(|e| log::debug!("no morphism from the parent: {e}"))
+            .ok()
+    }
 }
 
 /// Builds [`MacroNet`]s (depth is the architecture's; `depth_scale` does not apply).
@@ -114,6 +132,21 @@ impl ChildFactory<MacroArch> for MacroChild {
             ..self.0.clone()
         }
         .init(arch, device)
+    }
+
+    /// Network morphism ([`MacroMorphism::transfer`]) when `child` is a morphism of `parent`.
+    fn transfer(
+        &self,
+        parent: &MacroArch,
+        child: &MacroArch,
+        params: &ParamValues,
+        _shape: ImageShape,
+        _cs: f64,
+        seed: u64,
+    ) -> Option<ParamValues> {
+        MacroMorphism::transfer(parent, child, params, seed)
+            .map_err(|e| log::debug!("no morphism from the parent: {e}"))
+            .ok()
     }
 }
 

@@ -45,6 +45,7 @@ pub mod enas_macro;
 pub mod enas_micro;
 mod error;
 mod json;
+pub mod morphism;
 pub mod nas_rl;
 mod skips;
 mod space;

@@ -4,9 +4,11 @@
 mod arch;
 mod dot;
 mod enas_string;
+mod morphism;
 mod op;
 mod space;
 
 pub use arch::{MacroArch, MacroLayer};
+pub use morphism::MacroMorphism;
 pub use op::MacroOp;
 pub use space::{MACRO_OP_HEAD, MacroSpace};

@@ -8,8 +8,9 @@ use super::op::MicroOp;
 use crate::error::{ArchError, Result, range_upto};
 use crate::space::Architecture;
 
-/// Which of the two cells of a [`MicroArch`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Which of the two cells of a [`MicroArch`] (`"normal"` / `"reduction"` in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CellKind {
     /// The normal cell (keeps the spatial size).
     Normal,

@@ -4,9 +4,11 @@
 mod arch;
 mod dot;
 mod enas_string;
+mod morphism;
 mod op;
 mod space;
 
 pub use arch::{Cell, CellKind, MicroArch, Node};
+pub use morphism::MicroMorphism;
 pub use op::MicroOp;
 pub use space::{MICRO_OP_HEAD, MicroSpace};

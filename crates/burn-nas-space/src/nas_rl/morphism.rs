@@ -34,13 +34,15 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 use super::{NasRlArch, NasRlLayer, NasRlSpace};
+pub use crate::morphism::MorphError;
+use crate::morphism::{
+    BN_EPSILON, MorphResult, embed_centre, identity_conv, not_applicable, param, remap_inputs,
+};
 use crate::nn::{ParamValues, TensorValues};
 
-/// Batch norm's ε in [`NasRlNet`](crate::nn::NasRlNet) (`ops::Bn::new`).
-const BN_EPSILON: f32 = 1e-5;
+type Result<T> = MorphResult<T>;
 
 /// One function-preserving change of a NAS-RL architecture. Layer indices refer to the
 /// architecture the operator is applied to.
@@ -81,33 +83,6 @@ pub enum NasRlMorphism {
     },
 }
 
-/// Why a morphism or a parameter transfer could not be done.
-#[derive(Debug, Clone, PartialEq, Error)]
-#[non_exhaustive]
-pub enum MorphError {
-    /// The operator does not apply to this architecture, or would not preserve its function.
-    #[error("{morphism:?} does not apply: {reason}")]
-    NotApplicable {
-        /// The operator.
-        morphism: NasRlMorphism,
-        /// Why.
-        reason: String,
-    },
-    /// No sequence of operators turns the parent into the child.
-    #[error("the child is not a morphism of the parent: {0}")]
-    NotAMorphism(String),
-    /// The parent's parameters do not fit the parent architecture.
-    #[error("parameter `{key}`: {reason}")]
-    Params {
-        /// The parameter's path.
-        key: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-}
-
-type Result<T> = std::result::Result<T, MorphError>;
-
 /// burn's "same" padding: (before, after) for one axis.
 fn same_padding(kernel: usize, stride: usize, size: usize) -> (usize, usize) {
     let out = size.div_ceil(stride);
@@ -141,10 +116,7 @@ fn read_by_some_layer(arch: &NasRlArch, layer: usize) -> bool {
 
 impl NasRlMorphism {
     fn refuse<T>(self, reason: impl Into<String>) -> Result<T> {
-        Err(MorphError::NotApplicable {
-            morphism: self,
-            reason: reason.into(),
-        })
+        not_applicable(self, reason)
     }
 
     /// The architecture after this operator, for networks on `image` × `image` inputs.
@@ -451,29 +423,17 @@ struct LayerParams {
 }
 
 impl LayerParams {
-    fn at(&self, o: usize, i: usize, y: usize, x: usize) -> f32 {
-        let [_, ci, h, w] = self.dims;
-        self.weight[((o * ci + i) * h + y) * w + x]
+    fn weight(&self) -> TensorValues {
+        TensorValues {
+            dims: self.dims.to_vec(),
+            values: self.weight.clone(),
+        }
     }
 
     /// The weight with input channels rebuilt: new input `i` takes old input `source(i)`
     /// times `factor(i)` (`None`: zeros).
     fn remap_inputs(&mut self, new_in: usize, source: impl Fn(usize) -> Option<(usize, f32)>) {
-        let [co, _, h, w] = self.dims;
-        let mut weight = vec![0.0; co * new_in * h * w];
-        for o in 0..co {
-            for i in 0..new_in {
-                if let Some((old, factor)) = source(i) {
-                    for y in 0..h {
-                        for x in 0..w {
-                            weight[((o * new_in + i) * h + y) * w + x] =
-                                self.at(o, old, y, x) * factor;
-                        }
-                    }
-                }
-            }
-        }
-        self.weight = weight;
+        self.weight = remap_inputs(&self.weight(), new_in, source).values;
         self.dims[1] = new_in;
     }
 }
@@ -486,26 +446,11 @@ struct NetParams {
     head_dims: [usize; 2],
 }
 
-fn get<'a>(params: &'a ParamValues, key: &str, dims: Option<&[usize]>) -> Result<&'a TensorValues> {
-    let t = params.get(key).ok_or_else(|| MorphError::Params {
-        key: key.to_string(),
-        reason: "missing".into(),
-    })?;
-    let len_ok = t.dims.iter().product::<usize>() == t.values.len();
-    if !len_ok || dims.is_some_and(|d| d != t.dims.as_slice()) {
-        return Err(MorphError::Params {
-            key: key.to_string(),
-            reason: format!("shape {:?} does not fit the architecture", t.dims),
-        });
-    }
-    Ok(t)
-}
-
 impl NetParams {
     fn read(arch: &NasRlArch, params: &ParamValues) -> Result<Self> {
         let mut layers: Vec<LayerParams> = Vec::with_capacity(arch.layers.len());
         for (i, l) in arch.layers.iter().enumerate() {
-            let w = get(params, &format!("layers.{i}.conv.weight"), None)?;
+            let w = param(params, &format!("layers.{i}.conv.weight"), None)?;
             let [co, ci, h, wd]: [usize; 4] =
                 w.dims.clone().try_into().map_err(|_| MorphError::Params {
                     key: format!("layers.{i}.conv.weight"),
@@ -524,9 +469,11 @@ impl NetParams {
                 });
             }
             let vector = |name: &str| -> Result<Vec<f32>> {
-                Ok(get(params, &format!("layers.{i}.bn.{name}"), Some(&[co]))?
-                    .values
-                    .clone())
+                Ok(
+                    param(params, &format!("layers.{i}.bn.{name}"), Some(&[co]))?
+                        .values
+                        .clone(),
+                )
             };
             layers.push(LayerParams {
                 dims: [co, ci, h, wd],
@@ -538,7 +485,7 @@ impl NetParams {
             });
         }
         let features: usize = arch.outputs().iter().map(|&i| layers[i].dims[0]).sum();
-        let head = get(params, "head.linear.weight", None)?;
+        let head = param(params, "head.linear.weight", None)?;
         match head.dims.as_slice() {
             &[f, classes] if f == features => Ok(NetParams {
                 layers,
@@ -652,29 +599,12 @@ impl NetParams {
                 width,
             } => {
                 let l = &mut self.layers[layer];
-                let [co, ci, h, w] = l.dims;
-                let (dy, dx) = ((height - h) / 2, (width - w) / 2);
-                let mut weight = vec![0.0; co * ci * height * width];
-                for o in 0..co {
-                    for i in 0..ci {
-                        for y in 0..h {
-                            for x in 0..w {
-                                weight[((o * ci + i) * height + y + dy) * width + x + dx] =
-                                    l.at(o, i, y, x);
-                            }
-                        }
-                    }
-                }
-                l.weight = weight;
-                l.dims = [co, ci, height, width];
+                l.weight = embed_centre(&l.weight(), height, width).values;
+                l.dims = [l.dims[0], l.dims[1], height, width];
             }
             NasRlMorphism::Deepen { after, kernel } => {
                 let c = self.layers[after].dims[0];
-                let mut weight = vec![0.0; c * c * kernel * kernel];
-                let centre = kernel / 2;
-                for o in 0..c {
-                    weight[((o * c + o) * kernel + centre) * kernel + centre] = 1.0;
-                }
+                let weight = identity_conv(c, kernel, 1.0).values;
                 // Eval-mode batch norm (x − 0) / √(1 + ε) · √(1 + ε) + 0 = x, and the ReLU
                 // after it passes the (already rectified) input unchanged.
                 self.layers.insert(

@@ -31,7 +31,9 @@ use thiserror::Error;
 use crate::ArchError;
 
 pub use macro_net::{MacroNet, MacroNetConfig};
+pub(crate) use macro_net::{last_reader, pool_layers};
 pub use macro_supernet::{MacroSupernet, MacroSupernetConfig};
+pub(crate) use micro_net::reduction_cells;
 pub use micro_net::{CellStyle, MicroNet, MicroNetConfig};
 pub use micro_supernet::{MicroSupernet, MicroSupernetConfig};
 pub use mode::Mode;
