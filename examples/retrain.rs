@@ -1,21 +1,26 @@
 //! Trains any architecture from scratch and reports its test accuracy: a `best_arch.json` of
-//! any space (or a run directory holding one), or an ENAS integer string.
+//! any registered space (or a run directory holding one), or an ENAS integer string.
+//!
+//! The spaces are those of a `RetrainRegistry`: the three built-in ones and the chain space
+//! that `examples/custom_space.rs` defines outside the library (`examples/chain`), registered
+//! here the same way — a user's own space is read by registering its child factory.
 //!
 //! ```text
 //! cargo run --release --example retrain -- runs/enas_micro/best_arch.json --epochs 10
+//! cargo run --release --example retrain -- runs/custom_space/best_arch.json
 //! cargo run --release --example retrain -- --micro \
 //!     "0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1 1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1"
 //! cargo run --release --example retrain -- --help
 //! ```
 
+// This tool uses only the chain space's child factory.
+#[allow(dead_code)]
+mod chain;
 mod common;
 
 use std::path::PathBuf;
 
-use burn::tensor::Device;
-use burn_nas::estimator::{
-    ChildFactory, CosineWarmRestarts, RetrainReport, module_to_bytes, retrain,
-};
+use burn_nas::estimator::{CosineWarmRestarts, RetrainRegistry};
 use burn_nas::prelude::*;
 use burn_nas::search::RunDir;
 use burn_nas::space::nn::{CellStyle, ConvInit};
@@ -44,7 +49,8 @@ struct Cli {
     /// Initial learning rate (cosine to 1% of it).
     #[arg(long, default_value_t = 0.05)]
     lr: f64,
-    /// Channels (micro: of the first cell; macro: of every layer; NAS-RL: filter scale × 100).
+    /// Channels (micro: of the first cell; macro and chain: of every layer; NAS-RL: filter
+    /// scale × 100).
     #[arg(long, default_value_t = 16)]
     channels: usize,
     /// Micro: number of normal cells (two reduction cells are added).
@@ -78,12 +84,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
     common::init_logging(cli.common.verbose);
     let arch = read_arch(&cli)?;
+    let space = burn_nas::space::space_of(&arch)?;
     let device = common::device(&cli.common)?;
     // ENAS holds out the last 5,000 of CIFAR-10's 50,000 training images; a smaller dataset
     // keeps the same share (1/10) rather than losing most of its training images.
     let (task, data) = common::load_task_with(&cli.common, 0, |n| (n / 10).clamp(1, 5_000))?;
     let task = common::retrain_task(&cli.common, &task)?;
-    println!("retraining a {} architecture on {data}", arch.space());
+    println!("retraining a {space} architecture on {data}");
     let training = TrainConfig {
         epochs: cli.epochs,
         batch_size: cli.batch_size,
@@ -97,43 +104,47 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         ..TrainConfig::default()
     };
     let (classes, channels, size) = (task.classes(), task.channels(), task.image_size());
-    let (report, weights) = match &arch {
-        AnyArch::Micro(a) => {
-            let net = MicroNetConfig::new(classes)
-                .with_in_channels(channels)
-                .with_image_size(size)
-                .with_layers(cli.layers)
-                .with_channels(cli.channels)
-                .with_aux_head(cli.aux_head)
-                .with_drop_path_keep(cli.drop_path_keep)
-                .with_dropout(cli.dropout)
-                .with_cell_style(if cli.project_cells {
-                    CellStyle::Projected
-                } else {
-                    CellStyle::Enas
-                })
-                .with_init(if cli.uniform_init {
-                    ConvInit::Uniform
-                } else {
-                    ConvInit::He
-                });
-            retrain_one(&MicroChild(net), a, &task, &training, &device)?
-        }
-        AnyArch::Macro(a) => {
-            let net = MacroNetConfig::new(classes)
-                .with_in_channels(channels)
-                .with_image_size(size)
-                .with_channels(cli.channels);
-            retrain_one(&MacroChild(net), a, &task, &training, &device)?
-        }
-        AnyArch::NasRl(a) => {
-            let net = NasRlNetConfig::new(classes)
-                .with_in_channels(channels)
-                .with_image_size(size)
-                .with_filter_scale(cli.channels as f64 / 100.0);
-            retrain_one(&NasRlChild(net), a, &task, &training, &device)?
-        }
-    };
+    let micro = MicroNetConfig::new(classes)
+        .with_in_channels(channels)
+        .with_image_size(size)
+        .with_layers(cli.layers)
+        .with_channels(cli.channels)
+        .with_aux_head(cli.aux_head)
+        .with_drop_path_keep(cli.drop_path_keep)
+        .with_dropout(cli.dropout)
+        .with_cell_style(if cli.project_cells {
+            CellStyle::Projected
+        } else {
+            CellStyle::Enas
+        })
+        .with_init(if cli.uniform_init {
+            ConvInit::Uniform
+        } else {
+            ConvInit::He
+        });
+    let macro_net = MacroNetConfig::new(classes)
+        .with_in_channels(channels)
+        .with_image_size(size)
+        .with_channels(cli.channels);
+    let nas_rl = NasRlNetConfig::new(classes)
+        .with_in_channels(channels)
+        .with_image_size(size)
+        .with_filter_scale(cli.channels as f64 / 100.0);
+    let mut registry = RetrainRegistry::new();
+    registry
+        .register(MicroChild(micro))?
+        .register(MacroChild(macro_net))?
+        .register(NasRlChild(nas_rl))?
+        .register(chain::ChainChild {
+            channels: cli.channels,
+        })?;
+    let retrained = registry.retrain_json(&arch, &task, &training, &device, |e| {
+        eprintln!(
+            "  epoch {:>3}: train loss {:.4} acc {:.4} | valid acc {:.4} | {:.0} s",
+            e.epoch, e.train.loss, e.train.accuracy, e.valid.accuracy, e.seconds
+        );
+    })?;
+    let report = &retrained.report;
     println!(
         "test accuracy {}, valid accuracy {:.4}, {} parameters, {:.1} MFLOPs, {:.0} s",
         report
@@ -148,22 +159,24 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         Some(dir) => RunDir::create(dir, cli.common.overwrite)?,
         None => RunDir::next_free(PathBuf::from("runs").join("retrain"))?,
     };
-    run_dir.write("arch.json", arch.to_json().as_bytes())?;
+    run_dir.write("arch.json", retrained.arch_json.as_bytes())?;
+    run_dir.write("arch.dot", retrained.arch_dot.as_bytes())?;
     run_dir.write(
         "retrain.json",
-        serde_json::to_string_pretty(&report)?.as_bytes(),
+        serde_json::to_string_pretty(report)?.as_bytes(),
     )?;
-    run_dir.write("retrained.bpk", &weights)?;
+    run_dir.write("retrained.bpk", &retrained.weights)?;
     println!("outputs in {}/", run_dir.path().display());
     Ok(())
 }
 
-fn read_arch(cli: &Cli) -> Result<AnyArch, Box<dyn std::error::Error>> {
+/// The architecture document to retrain.
+fn read_arch(cli: &Cli) -> Result<String, Box<dyn std::error::Error>> {
     if cli.micro {
-        return Ok(AnyArch::Micro(MicroArch::from_enas_string(&cli.arch)?));
+        return Ok(MicroArch::from_enas_string(&cli.arch)?.to_json());
     }
     if cli.macro_string {
-        return Ok(AnyArch::Macro(MacroArch::from_enas_string(&cli.arch)?));
+        return Ok(MacroArch::from_enas_string(&cli.arch)?.to_json());
     }
     let mut path = PathBuf::from(&cli.arch);
     if path.is_dir() {
@@ -171,21 +184,5 @@ fn read_arch(cli: &Cli) -> Result<AnyArch, Box<dyn std::error::Error>> {
     }
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Ok(AnyArch::from_json(&text)?)
-}
-
-fn retrain_one<A, F: ChildFactory<A>>(
-    factory: &F,
-    arch: &A,
-    task: &Task,
-    training: &TrainConfig,
-    device: &Device,
-) -> Result<(RetrainReport, Vec<u8>), Box<dyn std::error::Error>> {
-    let (net, report) = retrain(factory, arch, task, training, device, None, |e| {
-        eprintln!(
-            "  epoch {:>3}: train loss {:.4} acc {:.4} | valid acc {:.4} | {:.0} s",
-            e.epoch, e.train.loss, e.train.accuracy, e.valid.accuracy, e.seconds
-        );
-    })?;
-    Ok((report, module_to_bytes(&net)?))
+    Ok(text)
 }

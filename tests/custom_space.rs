@@ -9,7 +9,7 @@ mod chain;
 mod support;
 
 use burn::tensor::Device;
-use burn_nas::estimator::{ImageShape, retrain};
+use burn_nas::estimator::{ImageShape, RetrainRegistry};
 use burn_nas::prelude::*;
 use chain::{ChainArch, ChainChild, ChainSpace, ChainSupernet};
 use rand::SeedableRng;
@@ -146,19 +146,51 @@ fn evolution_with_low_fidelity_searches_and_retrains_the_chain_space() {
             .all(|e| e.metrics.epochs == 1 && e.metrics.params.is_some())
     );
     let derived = search.derive().unwrap();
-    let (_, report) = retrain(
-        &child,
-        &derived.arch,
-        support::task(),
-        &support::training(3, 2),
-        &device,
-        None,
-        |_| {},
-    )
-    .unwrap();
+    // Retrained from its JSON document, as the `retrain` tool does: through a registry that
+    // knows the user's space beside a built-in one.
+    let mut registry = RetrainRegistry::new();
+    registry
+        .register(NasRlChild(NasRlNetConfig::new(10)))
+        .unwrap()
+        .register(child)
+        .unwrap();
+    let json = derived.arch.to_json();
+    let retrained = registry
+        .retrain_json(
+            &json,
+            support::task(),
+            &support::training(3, 2),
+            &device,
+            |_| {},
+        )
+        .unwrap();
+    assert_eq!(retrained.space, "chain");
+    assert_eq!(
+        ChainArch::from_json(&retrained.arch_json).unwrap(),
+        derived.arch
+    );
+    assert!(!retrained.weights.is_empty());
     // Measured: 0.71 (chance 0.10).
-    let test = report.test_accuracy.unwrap();
+    let test = retrained.report.test_accuracy.unwrap();
     assert!(test > 0.5, "retrained test accuracy {test}");
+    // A space nobody registered is a typed error naming those that are.
+    let micro = MicroSpace::default()
+        .sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(0))
+        .unwrap()
+        .to_json();
+    let err = registry
+        .retrain_json(
+            &micro,
+            support::task(),
+            &support::training(1, 2),
+            &device,
+            |_| {},
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("chain") && err.to_string().contains("enas_micro"),
+        "{err}"
+    );
 }
 
 /// Successive halving schedules the user's space like any other.

@@ -27,6 +27,7 @@ mod factory;
 mod fidelity;
 mod from_scratch;
 mod inheritance;
+mod registry;
 mod retrain;
 mod reward;
 mod schedule;
@@ -50,6 +51,7 @@ pub use from_scratch::{DEFAULT_MAX_RETRIES, TrainFromScratch};
 #[doc(hidden)]
 pub use from_scratch::FaultInjection;
 pub use inheritance::{WeightInheritance, inherit_weights};
+pub use registry::{RetrainRegistry, Retrained};
 pub use retrain::{RetrainReport, retrain};
 pub use reward::{Objective, Reward, SizePenalty};
 pub use schedule::CosineWarmRestarts;

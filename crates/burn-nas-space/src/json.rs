@@ -40,6 +40,22 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> ArchError {
     }
 }
 
+/// The space tag of an architecture document (`best_arch.json`), its format version checked:
+/// what a tool reading documents of several spaces dispatches on.
+///
+/// ```
+/// use burn_nas_space::{Architecture, MacroArch, space_of};
+/// let arch = MacroArch::from_enas_string("0 3 1 5 0 0")?;
+/// assert_eq!(space_of(&arch.to_json())?, "enas_macro");
+/// # Ok::<(), burn_nas_space::ArchError>(())
+/// ```
+///
+/// # Errors
+/// [`ArchError::InvalidJson`] for a malformed document, [`ArchError::UnsupportedVersion`].
+pub fn space_of(text: &str) -> Result<String> {
+    Ok(read_envelope(text)?.0)
+}
+
 /// Reads the envelope: returns the space tag and the raw `arch` body after checking the version.
 pub(crate) fn read_envelope(text: &str) -> Result<(String, Value)> {
     let value: Value = serde_json::from_str(text).map_err(|e| invalid("", e.to_string()))?;

@@ -55,7 +55,7 @@ pub use decision::{Decision, DecisionGroup, DecisionSite, Decisions, SpaceSize, 
 pub use enas_macro::{MacroArch, MacroLayer, MacroOp, MacroSpace};
 pub use enas_micro::{Cell, CellKind, MicroArch, MicroOp, MicroSpace, Node};
 pub use error::{ArchError, Result};
-pub use json::FORMAT_VERSION;
+pub use json::{FORMAT_VERSION, space_of};
 pub use nas_rl::{NasRlArch, NasRlLayer, NasRlSpace};
 pub use space::{Architecture, SearchSpace};
 pub mod nn;
