@@ -12,8 +12,8 @@
 mod common;
 
 use burn_nas::estimator::{CosineWarmRestarts, MacroChild};
+use burn_nas::nn::MacroSupernet;
 use burn_nas::prelude::*;
-use burn_nas::space::nn::MacroSupernet;
 use clap::{Parser, ValueEnum};
 use common::CommonArgs;
 

@@ -13,8 +13,8 @@
 mod common;
 
 use burn_nas::estimator::{CosineWarmRestarts, MicroChild};
+use burn_nas::nn::{CellStyle, ConvInit, MicroSupernet};
 use burn_nas::prelude::*;
-use burn_nas::space::nn::{CellStyle, ConvInit, MicroSupernet};
 use clap::{Parser, ValueEnum};
 use common::CommonArgs;
 

@@ -10,8 +10,8 @@
 mod common;
 
 use burn_nas::estimator::CosineWarmRestarts;
+use burn_nas::nn::CellStyle;
 use burn_nas::prelude::*;
-use burn_nas::space::nn::CellStyle;
 use clap::Parser;
 use common::CommonArgs;
 

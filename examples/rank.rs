@@ -34,9 +34,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use burn_nas::estimator::EstimatorError;
+use burn_nas::nn::{ConvInit, MicroSupernet};
 use burn_nas::prelude::*;
 use burn_nas::search::{RankReport, estimate_all, rank_estimator};
-use burn_nas::space::nn::{ConvInit, MicroSupernet};
 use clap::{Parser, ValueEnum};
 use common::CommonArgs;
 use rand::SeedableRng;

@@ -13,17 +13,16 @@
 //! cargo run --release --example retrain -- --help
 //! ```
 
-// This tool uses only the chain space's child factory.
-#[allow(dead_code)]
+// This tool uses only the chain space's child factory (the module allows the rest unused).
 mod chain;
 mod common;
 
 use std::path::PathBuf;
 
 use burn_nas::estimator::{CosineWarmRestarts, RetrainRegistry};
+use burn_nas::nn::{CellStyle, ConvInit};
 use burn_nas::prelude::*;
 use burn_nas::search::RunDir;
-use burn_nas::space::nn::{CellStyle, ConvInit};
 use clap::Parser;
 use common::CommonArgs;
 

@@ -44,6 +44,7 @@ pub use burn_nas_backend as backend;
 pub use burn_nas_controller as controller;
 pub use burn_nas_data as data;
 pub use burn_nas_estimator as estimator;
+pub use burn_nas_nn as nn;
 pub use burn_nas_search as search;
 pub use burn_nas_space as space;
 
@@ -65,13 +66,13 @@ pub mod prelude {
         CurveExtrapolation, Estimate, Estimator, EstimatorError, Fidelity, MacroChild, MicroChild,
         NasRlChild, SharedWeights, Task, TrainConfig, TrainFromScratch, WeightInheritance,
     };
+    pub use burn_nas_nn::{
+        MacroNetConfig, MacroSupernetConfig, MicroNetConfig, MicroSupernetConfig, Mode,
+        NasRlNetConfig, Network,
+    };
     pub use burn_nas_search::{
         Budget, BudgetAxis, Derive, HalvingConfig, MultiFidelitySearch, Outcome, RunDir, Schedule,
         Search, SearchConfig, SearchError, Status, Summary,
-    };
-    pub use burn_nas_space::nn::{
-        MacroNetConfig, MacroSupernetConfig, MicroNetConfig, MicroSupernetConfig, Mode,
-        NasRlNetConfig, Network,
     };
     pub use burn_nas_space::{
         AnyArch, ArchError, Architecture, Decision, Decisions, MacroArch, MacroOp, MacroSpace,

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 use burn::tensor::Device;
 use burn_nas::estimator::Metrics;
+use burn_nas::nn::MicroSupernet;
 use burn_nas::prelude::*;
-use burn_nas::space::nn::MicroSupernet;
 use proptest::prelude::*;
 use serde_json::Value;
 

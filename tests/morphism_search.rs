@@ -6,12 +6,12 @@ mod support;
 
 use burn::tensor::Device;
 use burn_nas::estimator::{ChildFactory, ImageShape};
+use burn_nas::nn::{export_params, import_params};
 use burn_nas::prelude::*;
 use burn_nas::space::NasRlLayer;
 use burn_nas::space::enas_macro::MacroMorphism;
 use burn_nas::space::enas_micro::MicroMorphism;
 use burn_nas::space::nas_rl::NasRlMorphism;
-use burn_nas::space::nn::{export_params, import_params};
 use burn_nas::space::{Architecture, MacroArch, MacroOp, MacroSpace, MicroSpace, SearchSpace};
 use support::{task, training, turn};
 

@@ -6,10 +6,10 @@ use std::sync::atomic::Ordering;
 
 use burn::tensor::Device;
 use burn_nas::estimator::Metrics;
+use burn_nas::nn::MicroSupernet;
 use burn_nas::prelude::*;
 use burn_nas::search::{Evaluation, Phase};
 use burn_nas::space::MacroArch;
-use burn_nas::space::nn::MicroSupernet;
 
 mod support;
 use support::{task, training, turn};

@@ -5,8 +5,8 @@
 use burn::tensor::Device;
 use burn_nas::data::fashion_mnist;
 use burn_nas::estimator::CosineWarmRestarts;
+use burn_nas::nn::MicroSupernet;
 use burn_nas::prelude::*;
-use burn_nas::space::nn::MicroSupernet;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 

@@ -15,8 +15,8 @@ use burn_nas::data::{Augmentation, fashion_mnist};
 use burn_nas::estimator::{
     Control, CosineWarmRestarts, EpochStats, module_from_bytes, module_to_bytes, train,
 };
+use burn_nas::nn::{MicroSupernet, MicroSupernetConfig, Mode};
 use burn_nas::prelude::*;
-use burn_nas::space::nn::{MicroSupernet, MicroSupernetConfig, Mode};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -18,8 +18,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use burn_nas::estimator::{ChildFactory, ImageShape, Supernet};
-use burn_nas::space::nn::ops::{Bn, Classifier, Pool};
-use burn_nas::space::nn::{Mode, NetError, NetOutput, Network};
+use burn_nas::nn::ops::{Bn, Classifier, Pool};
+use burn_nas::nn::{Mode, NetError, NetOutput, Network};
 use burn_nas::space::{
     ArchError, Architecture, Decision, DecisionGroup, Decisions, SearchSpace, Token,
 };

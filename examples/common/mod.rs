@@ -14,9 +14,9 @@ use burn_nas::data::{ImageDataset, cifar10, fashion_mnist};
 use burn_nas::estimator::{
     BatchObserver, CosineWarmRestarts, MicroChild, RetrainReport, module_to_bytes, retrain,
 };
+use burn_nas::nn::{CellStyle, Network};
 use burn_nas::prelude::*;
 use burn_nas::search::{Derived, RandomComparison, compare_with_random};
-use burn_nas::space::nn::{CellStyle, Network};
 use clap::{Args, ValueEnum};
 
 /// The datasets the examples can search on.

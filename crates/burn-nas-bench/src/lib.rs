@@ -51,15 +51,15 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use burn_nas_backend::{DeviceError, DeviceSpec};
 use burn_nas_estimator::clip_global_norm;
-use burn_nas_space::nas_rl::{NasRlArch, NasRlLayer};
-use burn_nas_space::nn::kernels::{
+use burn_nas_nn::kernels::{
     ConvGeometry, PoolGeometry, PoolKind, batch_norm_batch_stats, depthwise_conv, pointwise_conv,
     pool2d,
 };
-use burn_nas_space::nn::{
+use burn_nas_nn::{
     CellStyle, MacroSupernet, MacroSupernetConfig, MicroNet, MicroNetConfig, MicroSupernet,
     MicroSupernetConfig, Mode, NasRlNet, NasRlNetConfig, NetError, Network,
 };
+use burn_nas_space::nas_rl::{NasRlArch, NasRlLayer};
 use burn_nas_space::{ArchError, MacroOp, MacroSpace, MicroArch, MicroSpace, SearchSpace};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -1,8 +1,8 @@
 //! The controller's weights as plain data (shared with weight inheritance in `burn-nas-space`).
 
 use burn::module::Module;
-pub use burn_nas_space::nn::{ParamValues, TensorValues};
-use burn_nas_space::nn::{export_params, import_params};
+pub use burn_nas_nn::{ParamValues, TensorValues};
+use burn_nas_nn::{export_params, import_params};
 
 /// Every float parameter of `module` by path.
 pub(crate) fn export<M: Module>(module: &M) -> ParamValues {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
-use burn_nas_space::nn::OptimizerSnapshot;
+use burn_nas_nn::OptimizerSnapshot;
 use burn_nas_space::{Decision, Decisions, SearchSpace};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -181,7 +181,7 @@ pub enum StopCriterion {
 ///     CosineWarmRestarts, CurveExtrapolation, Estimator, Fidelity, NasRlChild, Task, TrainConfig,
 ///     TrainFromScratch,
 /// };
-/// use burn_nas_space::nn::NasRlNetConfig;
+/// use burn_nas_nn::NasRlNetConfig;
 /// use burn_nas_space::{NasRlSpace, SearchSpace};
 /// use rand::SeedableRng;
 ///

@@ -3,8 +3,8 @@
 use thiserror::Error;
 
 use burn_nas_data::DataError;
+use burn_nas_nn::NetError;
 use burn_nas_space::ArchError;
-use burn_nas_space::nn::NetError;
 
 /// Why an architecture could not be estimated.
 #[derive(Debug, Error)]

@@ -1,13 +1,13 @@
 //! [`ChildFactory`]: how an estimator builds the trainable network of an architecture.
 
 use burn::tensor::Device;
-use burn_nas_space::enas_macro::MacroMorphism;
-use burn_nas_space::enas_micro::MicroMorphism;
-use burn_nas_space::nas_rl::NasRlMorphism;
-use burn_nas_space::nn::{
+use burn_nas_nn::{
     MacroNet, MacroNetConfig, MicroNet, MicroNetConfig, NasRlNet, NasRlNetConfig, NetError,
     Network, ParamValues,
 };
+use burn_nas_space::enas_macro::MacroMorphism;
+use burn_nas_space::enas_micro::MicroMorphism;
+use burn_nas_space::nas_rl::NasRlMorphism;
 use burn_nas_space::{MacroArch, MicroArch, NasRlArch};
 use serde::{Deserialize, Serialize};
 

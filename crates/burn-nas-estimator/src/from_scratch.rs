@@ -9,7 +9,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::tensor::Device;
 use burn_nas_backend::DevicePool;
-use burn_nas_space::nn::{Network, ParamValues, import_params};
+use burn_nas_nn::{Network, ParamValues, import_params};
 
 use crate::curve::EpochwiseEstimator;
 use crate::error::{EstimatorError, Result};
@@ -118,7 +118,7 @@ struct Board<N> {
 /// use burn_nas_estimator::{
 ///     CosineWarmRestarts, Estimator, Fidelity, NasRlChild, Task, TrainConfig, TrainFromScratch,
 /// };
-/// use burn_nas_space::nn::NasRlNetConfig;
+/// use burn_nas_nn::NasRlNetConfig;
 /// use burn_nas_space::{NasRlSpace, SearchSpace};
 /// use rand::SeedableRng;
 ///

@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use burn::module::Module;
+use burn_nas_nn::{ParamValues, export_params, import_params};
 use burn_nas_space::Architecture;
-use burn_nas_space::nn::{ParamValues, export_params, import_params};
 
 use crate::curve::EpochwiseEstimator;
 use crate::error::{EstimatorError, Result};

@@ -75,7 +75,7 @@ impl<A: Architecture, F: ChildFactory<A>> Entry for Registered<A, F> {
 ///
 /// ```
 /// use burn_nas_estimator::{MacroChild, NasRlChild, RetrainRegistry};
-/// use burn_nas_space::nn::{MacroNetConfig, NasRlNetConfig};
+/// use burn_nas_nn::{MacroNetConfig, NasRlNetConfig};
 ///
 /// let mut registry = RetrainRegistry::new();
 /// registry.register(MacroChild(MacroNetConfig::new(10)))?;

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use burn_nas_data::Batcher;
-use burn_nas_space::nn::Network;
+use burn_nas_nn::Network;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;

@@ -8,7 +8,7 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor};
 use burn_nas_data::{Batcher, epoch_batches};
-use burn_nas_space::nn::{MacroSupernet, MicroSupernet, Mode, NetError};
+use burn_nas_nn::{MacroSupernet, MicroSupernet, Mode, NetError};
 use burn_nas_space::{MacroArch, MicroArch};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -65,7 +65,7 @@ impl Supernet<MacroArch> for MacroSupernet {
 /// use burn::tensor::Device;
 /// use burn_nas_data::{Augmentation, fashion_mnist};
 /// use burn_nas_estimator::{CosineWarmRestarts, Estimator, SharedWeights, Task, TrainConfig};
-/// use burn_nas_space::nn::MicroSupernetConfig;
+/// use burn_nas_nn::MicroSupernetConfig;
 /// use burn_nas_space::{MicroOp, MicroSpace, SearchSpace};
 /// use rand::SeedableRng;
 ///

@@ -10,7 +10,7 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Bytes;
-use burn_nas_space::nn::OptimizerSnapshot;
+use burn_nas_nn::OptimizerSnapshot;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 

@@ -10,7 +10,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Int, Tensor};
 use burn_nas_data::{Augmentation, Batcher, ImageDataset, epoch_batches};
-use burn_nas_space::nn::{Mode, Network};
+use burn_nas_nn::{Mode, Network};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};

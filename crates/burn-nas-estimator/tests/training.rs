@@ -9,7 +9,7 @@ use burn_nas_estimator::{
     CosineWarmRestarts, CurveExtrapolation, Estimator, Fidelity, MicroChild, NasRlChild,
     SharedWeights, Task, TrainConfig, TrainFromScratch, WeightInheritance,
 };
-use burn_nas_space::nn::{MicroNetConfig, MicroSupernetConfig, NasRlNetConfig};
+use burn_nas_nn::{MicroNetConfig, MicroSupernetConfig, NasRlNetConfig};
 use burn_nas_space::{MicroOp, MicroSpace, NasRlArch, NasRlLayer, SearchSpace};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -427,7 +427,8 @@ struct Checkpoint<A> {
 /// #     CosineWarmRestarts, Estimator, Fidelity, NasRlChild, Task, TrainConfig, TrainFromScratch,
 /// # };
 /// # use burn_nas_search::{BudgetAxis, HalvingConfig, MultiFidelitySearch, Schedule};
-/// # use burn_nas_space::{NasRlSpace, nn::NasRlNetConfig};
+/// # use burn_nas_nn::NasRlNetConfig;
+/// # use burn_nas_space::NasRlSpace;
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let (train, _test) = fashion_mnist::load_embedded()?;
 /// let task = Task::split(train, 1_000, None)?;

@@ -33,8 +33,6 @@
 //! # Ok::<(), burn_nas_space::ArchError>(())
 //! ```
 //!
-//! ## Cargo features
-#![doc = document_features::document_features!()]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
@@ -47,6 +45,7 @@ mod error;
 mod json;
 pub mod morphism;
 pub mod nas_rl;
+mod params;
 mod skips;
 mod space;
 
@@ -57,5 +56,5 @@ pub use enas_micro::{Cell, CellKind, MicroArch, MicroOp, MicroSpace, Node};
 pub use error::{ArchError, Result};
 pub use json::{FORMAT_VERSION, space_of};
 pub use nas_rl::{NasRlArch, NasRlLayer, NasRlSpace};
+pub use params::{ParamValues, TensorValues};
 pub use space::{Architecture, SearchSpace};
-pub mod nn;

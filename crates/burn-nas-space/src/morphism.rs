@@ -19,9 +19,9 @@ use std::collections::BTreeMap;
 use rand::Rng;
 use thiserror::Error;
 
-use crate::nn::{ParamValues, TensorValues};
+use crate::params::{ParamValues, TensorValues};
 
-/// Batch norm's ε in every network of this crate (`nn::Bn::new`).
+/// Batch norm's ε in every network of `burn-nas-nn` (`ops::Bn::new`).
 pub(crate) const BN_EPSILON: f32 = 1e-5;
 
 /// Why a morphism or a parameter transfer could not be done.

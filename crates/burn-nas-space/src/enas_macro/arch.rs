@@ -73,3 +73,28 @@ impl fmt::Display for MacroArch {
         Ok(())
     }
 }
+
+/// Layers after which ENAS macro networks pool (`L/3 − 1` and `2L/3 − 1`; none below 3 layers).
+pub fn pool_layers(layers: usize) -> Vec<usize> {
+    let d = layers / 3;
+    if d == 0 {
+        Vec::new()
+    } else {
+        vec![d - 1, 2 * d - 1]
+    }
+}
+
+/// For each layer `j`, the last layer that reads it (its successor or a skip), if any.
+pub fn last_reader(arch: &MacroArch) -> Vec<Option<usize>> {
+    let n = arch.layers.len();
+    let mut last = vec![None; n];
+    for (i, layer) in arch.layers.iter().enumerate() {
+        if i > 0 {
+            last[i - 1] = Some(i);
+        }
+        for &s in &layer.skips {
+            last[s] = Some(i);
+        }
+    }
+    last
+}

@@ -8,7 +8,7 @@ mod morphism;
 mod op;
 mod space;
 
-pub use arch::{MacroArch, MacroLayer};
+pub use arch::{MacroArch, MacroLayer, last_reader, pool_layers};
 pub use morphism::MacroMorphism;
 pub use op::MacroOp;
 pub use space::{MACRO_OP_HEAD, MacroSpace};

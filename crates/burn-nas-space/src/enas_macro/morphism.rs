@@ -1,4 +1,4 @@
-//! Function-preserving network morphisms of ENAS macro networks ([`MacroNet`](crate::nn::MacroNet)).
+//! Function-preserving network morphisms of ENAS macro networks ([`MacroNet`](https://docs.rs/burn-nas-nn/latest/burn_nas_nn/struct.MacroNet.html)).
 //!
 //! A macro layer is a branch (1×1 conv → BN → ReLU, then a k×k full or separable conv → BN →
 //! ReLU, or a pool) whose output, past layer 0, is concatenated with the layer's skips and
@@ -36,11 +36,12 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use super::{MacroArch, MacroLayer, MacroOp, MacroSpace};
+use super::{last_reader, pool_layers};
 use crate::morphism::{
     MorphError, MorphResult, dims4, embed_centre, fresh_bn, he_uniform, identity_bn, identity_conv,
     not_applicable, param, remap_inputs,
 };
-use crate::nn::{ParamValues, TensorValues, last_reader, pool_layers};
+use crate::params::{ParamValues, TensorValues};
 
 type Result<T> = MorphResult<T>;
 
@@ -250,8 +251,8 @@ impl MacroMorphism {
         Err(last)
     }
 
-    /// The parent's parameters (a trained [`MacroNet`](crate::nn::MacroNet)'s
-    /// [`export_params`](crate::nn::export_params)) carried over to `child` so that the
+    /// The parent's parameters (a trained [`MacroNet`](https://docs.rs/burn-nas-nn/latest/burn_nas_nn/struct.MacroNet.html)'s
+    /// [`export_params`](https://docs.rs/burn-nas-nn/latest/burn_nas_nn/fn.export_params.html)) carried over to `child` so that the
     /// child's network computes the same function (eval mode). `seed` draws the weights of
     /// factorized reductions a new skip needs (their output is multiplied by zeros).
     ///

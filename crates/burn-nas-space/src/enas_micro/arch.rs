@@ -190,3 +190,13 @@ impl fmt::Display for MicroArch {
         fmt_cell(f, &self.reduce)
     }
 }
+
+/// Indices (in `0..L+2`) of the two reduction cells for `L` normal layers: after `⌊L/3⌋` and
+/// `⌊2L/3⌋` normal cells. For the paper's `L = 6` and `L = 15` this is ENAS's `[L/3, 2·(L/3)+1]`;
+/// where they differ (`L ≡ 2 mod 3`) ENAS's formula leaves the middle stage short (`L = 2`: two
+/// reductions in a row and no normal cell before them), this one spreads the normal cells
+/// evenly (as the PyTorch reference of `shared/bench` does); measured on the fast preset's
+/// supernet (`L = 2`), random cells learn faster with it (docs/results.md).
+pub fn reduction_cells(layers: usize) -> [usize; 2] {
+    [layers / 3, 2 * layers / 3 + 1]
+}

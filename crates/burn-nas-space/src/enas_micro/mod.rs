@@ -8,7 +8,7 @@ mod morphism;
 mod op;
 mod space;
 
-pub use arch::{Cell, CellKind, MicroArch, Node};
+pub use arch::{Cell, CellKind, MicroArch, Node, reduction_cells};
 pub use morphism::MicroMorphism;
 pub use op::MicroOp;
 pub use space::{MICRO_OP_HEAD, MicroSpace};

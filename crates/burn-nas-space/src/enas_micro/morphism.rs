@@ -1,4 +1,4 @@
-//! Function-preserving network morphisms of ENAS micro networks ([`MicroNet`](crate::nn::MicroNet)).
+//! Function-preserving network morphisms of ENAS micro networks ([`MicroNet`](https://docs.rs/burn-nas-nn/latest/burn_nas_nn/struct.MicroNet.html)).
 //!
 //! A micro architecture fixes every node's two inputs and ops, and a node sums its two ops'
 //! outputs; the network's width and cell count are settings of the network, not of the
@@ -32,9 +32,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::reduction_cells;
 use super::{CellKind, MicroArch, MicroOp, MicroSpace};
 use crate::morphism::{MorphError, MorphResult, dims4, embed_centre, not_applicable, param};
-use crate::nn::{ParamValues, reduction_cells};
+use crate::params::ParamValues;
 
 type Result<T> = MorphResult<T>;
 
@@ -143,8 +144,8 @@ impl MicroMorphism {
         Ok(out)
     }
 
-    /// The parent's parameters (a trained [`MicroNet`](crate::nn::MicroNet)'s
-    /// [`export_params`](crate::nn::export_params)) carried over to `child` so that the
+    /// The parent's parameters (a trained [`MicroNet`](https://docs.rs/burn-nas-nn/latest/burn_nas_nn/struct.MicroNet.html)'s
+    /// [`export_params`](https://docs.rs/burn-nas-nn/latest/burn_nas_nn/fn.export_params.html)) carried over to `child` so that the
     /// child's network computes the same function (eval mode).
     ///
     /// # Errors

@@ -40,7 +40,7 @@ pub use crate::morphism::MorphError;
 use crate::morphism::{
     BN_EPSILON, MorphResult, embed_centre, identity_conv, not_applicable, param, remap_inputs,
 };
-use crate::nn::{ParamValues, TensorValues};
+use crate::params::{ParamValues, TensorValues};
 
 type Result<T> = MorphResult<T>;
 
@@ -327,10 +327,10 @@ impl NasRlMorphism {
         Err(last)
     }
 
-    /// The parent's parameters (a trained [`NasRlNet`](crate::nn::NasRlNet)'s
-    /// [`export_params`](crate::nn::export_params)) carried over to `child` so that the
+    /// The parent's parameters (a trained [`NasRlNet`](https://docs.rs/burn-nas-nn/latest/burn_nas_nn/struct.NasRlNet.html)'s
+    /// [`export_params`](https://docs.rs/burn-nas-nn/latest/burn_nas_nn/fn.export_params.html)) carried over to `child` so that the
     /// child's network computes the same function (eval mode). `filter_scale` is the
-    /// networks' [`NasRlNetConfig::filter_scale`](crate::nn::NasRlNetConfig::filter_scale);
+    /// networks' [`NasRlNetConfig::filter_scale`](https://docs.rs/burn-nas-nn/latest/burn_nas_nn/struct.NasRlNetConfig.html#structfield.filter_scale);
     /// `seed` draws which filters a widening copies and how their weights are shared.
     ///
     /// # Errors

@@ -6,13 +6,13 @@ use std::collections::BTreeSet;
 
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};
-use burn_nas_space::enas_macro::MacroMorphism;
-use burn_nas_space::enas_micro::MicroMorphism;
-use burn_nas_space::morphism::MorphError;
-use burn_nas_space::nn::{
+use burn_nas_nn::{
     CellStyle, MacroNetConfig, MicroNetConfig, Mode, Network, ParamValues, export_params,
     import_params,
 };
+use burn_nas_space::enas_macro::MacroMorphism;
+use burn_nas_space::enas_micro::MicroMorphism;
+use burn_nas_space::morphism::MorphError;
 use burn_nas_space::{MacroArch, MacroSpace, MicroArch, MicroSpace, SearchSpace};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -590,7 +590,7 @@ mod flex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::kernels::rel_err;
+    use crate::kernels::rel_err;
     use burn::tensor::{Device, Distribution};
 
     fn normal<const D: usize>(dims: [usize; D], mean: f64, std: f64, device: &Device) -> Tensor<D> {

@@ -481,8 +481,8 @@ pub struct MacroBranch {
 
 impl MacroBranch {
     /// The branch of `op` on `cin` input channels, producing `cout` channels.
-    pub fn new(op: crate::MacroOp, cin: usize, cout: usize, device: &Device) -> Self {
-        use crate::MacroOp::*;
+    pub fn new(op: burn_nas_space::MacroOp, cin: usize, cout: usize, device: &Device) -> Self {
+        use burn_nas_space::MacroOp::*;
         let (conv_kind, pool) = match op {
             Conv3x3 => (
                 Some(BranchConv::Full(conv(cout, cout, 3, 1, 1, device))),

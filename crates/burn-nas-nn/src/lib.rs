@@ -3,14 +3,24 @@
 //!
 //! | architecture | fixed child     | supernet          |
 //! |--------------|-----------------|-------------------|
-//! | [`MicroArch`](crate::MicroArch) | [`MicroNet`]    | [`MicroSupernet`] |
-//! | [`MacroArch`](crate::MacroArch) | [`MacroNet`]    | [`MacroSupernet`] |
-//! | [`NasRlArch`](crate::NasRlArch) | [`NasRlNet`]    | —                 |
+//! | [`MicroArch`](burn_nas_space::MicroArch) | [`MicroNet`]    | [`MicroSupernet`] |
+//! | [`MacroArch`](burn_nas_space::MacroArch) | [`MacroNet`]    | [`MacroSupernet`] |
+//! | [`NasRlArch`](burn_nas_space::NasRlArch) | [`NasRlNet`]    | —                 |
 //!
 //! All networks take `[N, channels, size, size]` images (any channel count, size ≥ 8, any
 //! class count), return logits `[N, classes]`, and report their parameter count
 //! ([`burn::module::Module::num_params`]) and multiply-accumulates per image ([`Network::macs`]).
 //! Forward passes take a [`Mode`] that says how batch norm, dropout and drop path behave.
+//!
+//! The architectures themselves are plain data in `burn-nas-space` (no burn); this crate
+//! turns them into burn modules, reads parameters out of modules and back by path
+//! ([`export_params`], [`import_params`]), and keeps burn optimizer state
+//! ([`OptimizerSnapshot`]).
+//!
+//! ## Cargo features
+#![doc = document_features::document_features!()]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
 
 // Direct flex kernels: used by the networks and profiled by the bench crate; not part of the
 // documented API.
@@ -28,12 +38,10 @@ mod params;
 use burn::tensor::Tensor;
 use thiserror::Error;
 
-use crate::ArchError;
+use burn_nas_space::ArchError;
 
 pub use macro_net::{MacroNet, MacroNetConfig};
-pub(crate) use macro_net::{last_reader, pool_layers};
 pub use macro_supernet::{MacroSupernet, MacroSupernetConfig};
-pub(crate) use micro_net::reduction_cells;
 pub use micro_net::{CellStyle, MicroNet, MicroNetConfig};
 pub use micro_supernet::{MicroSupernet, MicroSupernetConfig};
 pub use mode::Mode;
@@ -41,7 +49,7 @@ pub use nas_rl_net::{NasRlNet, NasRlNetConfig};
 pub use ops::ConvInit;
 pub use params::{
     ImportReport, OptimizerSnapshot, OptimizerStateError, ParamValues, TensorValues, export_params,
-    import_params, param_ids, with_param_ids,
+    import_params, param_ids, tensor_values, values_tensor, with_param_ids,
 };
 
 /// Why a network could not be built or run.

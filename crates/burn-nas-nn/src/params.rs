@@ -5,41 +5,29 @@
 
 use std::collections::BTreeMap;
 
+pub use burn_nas_space::{ParamValues, TensorValues};
+
 use base64::Engine as _;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{ModuleOptimizer, OptimizerRecord};
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// One tensor's shape and row-major values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TensorValues {
-    /// Shape.
-    pub dims: Vec<usize>,
-    /// Row-major values.
-    pub values: Vec<f32>,
-}
-
-impl TensorValues {
-    /// The values of `tensor` (read back to the host).
-    pub fn of<const D: usize>(tensor: Tensor<D>) -> Self {
-        TensorValues {
-            dims: tensor.dims().to_vec(),
-            values: tensor.into_data().iter::<f32>().collect(),
-        }
-    }
-
-    /// A tensor of these values on `device`, or `None` when the rank is not `D` or the value
-    /// count does not match the shape.
-    pub fn tensor<const D: usize>(&self, device: &Device) -> Option<Tensor<D>> {
-        let dims: [usize; D] = self.dims.clone().try_into().ok()?;
-        (dims.iter().product::<usize>() == self.values.len())
-            .then(|| Tensor::from_data(TensorData::new(self.values.clone(), dims), device))
+/// The values of `tensor` (read back to the host).
+pub fn tensor_values<const D: usize>(tensor: Tensor<D>) -> TensorValues {
+    TensorValues {
+        dims: tensor.dims().to_vec(),
+        values: tensor.into_data().iter::<f32>().collect(),
     }
 }
 
-/// Every float parameter (batch-norm statistics included) by path.
-pub type ParamValues = BTreeMap<String, TensorValues>;
+/// A tensor of `values` on `device`, or `None` when the rank is not `D` or the value count
+/// does not match the shape.
+pub fn values_tensor<const D: usize>(values: &TensorValues, device: &Device) -> Option<Tensor<D>> {
+    let dims: [usize; D] = values.dims.clone().try_into().ok()?;
+    (dims.iter().product::<usize>() == values.values.len())
+        .then(|| Tensor::from_data(TensorData::new(values.values.clone(), dims), device))
+}
 
 #[derive(Default)]
 struct Path(Vec<String>);
@@ -63,8 +51,7 @@ impl ModuleVisitor for Export {
         self.path.0.pop();
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.out
-            .insert(self.path.key(), TensorValues::of(param.val()));
+        self.out.insert(self.path.key(), tensor_values(param.val()));
     }
 }
 
@@ -115,7 +102,7 @@ impl ModuleMapper for Import<'_> {
         param.map(|t| {
             let device = t.device();
             let grad = t.is_require_grad();
-            match saved.tensor::<D>(&device) {
+            match values_tensor::<D>(saved, &device) {
                 Some(fresh) if grad => fresh.require_grad(),
                 Some(fresh) => fresh,
                 None => t,
@@ -213,7 +200,7 @@ pub fn with_param_ids<M: Module>(module: M, ids: &BTreeMap<String, u64>) -> (M, 
 /// use burn::nn::{Linear, LinearConfig};
 /// use burn::optim::{AdamConfig, GradientsParams};
 /// use burn::tensor::{Device, Tensor};
-/// use burn_nas_space::nn::OptimizerSnapshot;
+/// use burn_nas_nn::OptimizerSnapshot;
 ///
 /// let device = Device::flex().autodiff();
 /// let net: Linear = LinearConfig::new(3, 2).init(&device);

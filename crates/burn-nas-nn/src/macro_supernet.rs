@@ -7,11 +7,11 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor};
 
 use super::kernels::dense;
-use super::macro_net::{last_reader, pool_layers};
 use super::ops::{Bn, Classifier, FactorizedReduce, MacroBranch, conv};
 use super::{Mode, NetError, check_common, check_probability};
-use crate::enas_macro::{MacroArch, MacroOp, MacroSpace};
-use crate::space::SearchSpace;
+use burn_nas_space::SearchSpace;
+use burn_nas_space::enas_macro::{MacroArch, MacroOp, MacroSpace};
+use burn_nas_space::enas_macro::{last_reader, pool_layers};
 
 /// Settings of a [`MacroSupernet`]. Defaults are ENAS's macro search: 36 channels; the depth is
 /// the space's (12 by default).

@@ -5,10 +5,10 @@
 use std::collections::BTreeSet;
 
 use burn::tensor::{Device, Distribution, Tensor};
-use burn_nas_space::nas_rl::{MorphError, NasRlMorphism};
-use burn_nas_space::nn::{
+use burn_nas_nn::{
     Mode, NasRlNet, NasRlNetConfig, Network, ParamValues, export_params, import_params,
 };
+use burn_nas_space::nas_rl::{MorphError, NasRlMorphism};
 use burn_nas_space::{NasRlArch, NasRlLayer, NasRlSpace, SearchSpace};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -53,7 +53,7 @@ pub fn pointwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::kernels::rel_err;
+    use crate::kernels::rel_err;
     use burn::nn::conv::Conv2dConfig;
     use burn::tensor::module::conv2d;
     use burn::tensor::ops::ConvOptions;

@@ -3,8 +3,8 @@
 //! whose layers stride the two axes differently.
 
 use burn::tensor::{Device, Distribution, Tensor};
+use burn_nas_nn::{Mode, NasRlNetConfig, Network};
 use burn_nas_space::nas_rl::STRIDE_WIDTH_HEAD;
-use burn_nas_space::nn::{Mode, NasRlNetConfig, Network};
 use burn_nas_space::{
     ArchError, Architecture, Decision, NasRlArch, NasRlLayer, NasRlSpace, SearchSpace,
 };

@@ -6,7 +6,7 @@ mod support;
 use burn::module::Module;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
-use burn_nas_space::nn::{
+use burn_nas_nn::{
     CellStyle, MacroNetConfig, MacroSupernetConfig, MicroNetConfig, MicroSupernetConfig, Mode,
     NasRlNetConfig, NetError, Network,
 };

@@ -459,7 +459,7 @@ mod flex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::kernels::rel_err;
+    use crate::kernels::rel_err;
     use burn::tensor::activation::relu;
     use burn::tensor::{Device, Distribution};
 

@@ -10,8 +10,8 @@ use burn::tensor::{Device, Tensor, activation::relu};
 use super::kernels::dense;
 use super::ops::{Bn, Classifier, conv_macs};
 use super::{Mode, NetError, NetOutput, Network, check_common, check_probability};
-use crate::nas_rl::NasRlArch;
-use crate::space::Architecture;
+use burn_nas_space::Architecture;
+use burn_nas_space::nas_rl::NasRlArch;
 
 /// Settings of a [`NasRlNet`]. Filter counts come from the architecture; `filter_scale`
 /// multiplies them (low-fidelity estimates use a fraction).

@@ -13,8 +13,8 @@ use super::ops::{
     conv_macs, conv_with, drop_path, strided,
 };
 use super::{Mode, NetError, NetOutput, Network, check_common, check_probability};
-use crate::enas_micro::{Cell, MicroArch, MicroOp};
-use crate::space::Architecture;
+use burn_nas_space::Architecture;
+use burn_nas_space::enas_micro::{Cell, MicroArch, MicroOp, reduction_cells};
 
 /// Settings of a [`MicroNet`]. Defaults are ENAS's final CIFAR-10 network: `L = 15` normal
 /// layers, `C = 36`, auxiliary head (weight 0.4), drop-path keep 0.6, dropout 0.2 (keep 0.8).
@@ -76,16 +76,6 @@ pub enum CellStyle {
     /// wide. About a tenth fewer parameters at the paper's size; what the fast preset of
     /// `enas_micro` retrains (its measurements were made with it).
     Projected,
-}
-
-/// Indices (in `0..L+2`) of the two reduction cells for `L` normal layers: after `⌊L/3⌋` and
-/// `⌊2L/3⌋` normal cells. For the paper's `L = 6` and `L = 15` this is ENAS's `[L/3, 2·(L/3)+1]`;
-/// where they differ (`L ≡ 2 mod 3`) ENAS's formula leaves the middle stage short (`L = 2`: two
-/// reductions in a row and no normal cell before them), this one spreads the normal cells
-/// evenly (as the PyTorch reference of `shared/bench` does); measured on the fast preset's
-/// supernet (`L = 2`), random cells learn faster with it (docs/results.md).
-pub(crate) fn reduction_cells(layers: usize) -> [usize; 2] {
-    [layers / 3, 2 * layers / 3 + 1]
 }
 
 /// The op on one input of a node.

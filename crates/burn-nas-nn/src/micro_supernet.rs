@@ -8,14 +8,14 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor, activation::relu};
 
 use super::kernels::pointwise_conv;
-use super::micro_net::reduction_cells;
 use super::ops::{
     Adapter, Bn, Calibration, Classifier, ConvInit, FactorizedReduce, Pool, SepConv, conv_with,
     strided,
 };
 use super::{Mode, NetError, check_common, check_probability};
-use crate::enas_micro::{Cell, MicroArch, MicroOp, MicroSpace};
-use crate::space::SearchSpace;
+use burn_nas_space::SearchSpace;
+use burn_nas_space::enas_micro::reduction_cells;
+use burn_nas_space::enas_micro::{Cell, MicroArch, MicroOp, MicroSpace};
 
 /// Settings of a [`MicroSupernet`]. Defaults are ENAS's micro search: `L = 6`, `C = 20`.
 #[derive(Config, Debug)]

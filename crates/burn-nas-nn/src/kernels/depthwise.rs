@@ -311,7 +311,7 @@ mod flex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::kernels::rel_err;
+    use crate::kernels::rel_err;
     use burn::nn::PaddingConfig2d;
     use burn::nn::conv::Conv2dConfig;
     use burn::tensor::{Device, Distribution};

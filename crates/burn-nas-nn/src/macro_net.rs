@@ -10,8 +10,8 @@ use super::ops::{
     Bn, Calibration, Classifier, FactorizedReduce, MacroBranch, conv, conv_macs, strided,
 };
 use super::{Mode, NetError, NetOutput, Network, check_common, check_probability};
-use crate::enas_macro::MacroArch;
-use crate::space::Architecture;
+use burn_nas_space::Architecture;
+use burn_nas_space::enas_macro::{MacroArch, last_reader, pool_layers};
 
 /// Settings of a [`MacroNet`]. The depth is the architecture's. Default width 96 channels,
 /// ENAS's final macro network (24 layers, 96 channels: 21.3M parameters in the paper).
@@ -31,16 +31,6 @@ pub struct MacroNetConfig {
     /// Dropout probability before the classifier.
     #[config(default = 0.1)]
     pub dropout: f64,
-}
-
-/// Layers after which ENAS macro networks pool (`L/3 − 1` and `2L/3 − 1`; none below 3 layers).
-pub(crate) fn pool_layers(layers: usize) -> Vec<usize> {
-    let d = layers / 3;
-    if d == 0 {
-        Vec::new()
-    } else {
-        vec![d - 1, 2 * d - 1]
-    }
 }
 
 /// One layer of a [`MacroNet`]: the branch and, past layer 0, the merge of its skips.
@@ -68,21 +58,6 @@ pub struct MacroNet {
     #[module(skip)]
     pools: Vec<usize>,
     macs: u64,
-}
-
-/// For each layer `j`, the last layer that reads it (its successor or a skip), if any.
-pub(crate) fn last_reader(arch: &MacroArch) -> Vec<Option<usize>> {
-    let n = arch.layers.len();
-    let mut last = vec![None; n];
-    for (i, layer) in arch.layers.iter().enumerate() {
-        if i > 0 {
-            last[i - 1] = Some(i);
-        }
-        for &s in &layer.skips {
-            last[s] = Some(i);
-        }
-    }
-    last
 }
 
 impl MacroNetConfig {
