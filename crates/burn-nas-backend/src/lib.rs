@@ -32,6 +32,7 @@
 
 mod error;
 mod pool;
+mod trials;
 #[cfg(feature = "remote")]
 mod worker;
 
@@ -41,6 +42,7 @@ use std::str::FromStr;
 pub use burn::tensor::Device;
 pub use error::DeviceError;
 pub use pool::DevicePool;
+pub use trials::{Attempt, TrialOutcome, TrialsReport, panic_message};
 #[cfg(feature = "remote")]
 pub use worker::Worker;
 

@@ -1,14 +1,12 @@
 //! [`TrainFromScratch`]: train each child from scratch at a chosen fidelity (NAS-RL's estimator),
 //! one child at a time or several at once on a [`DevicePool`].
 
-use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use burn::module::Module;
 use burn::tensor::Device;
-use burn_nas_backend::DevicePool;
+use burn_nas_backend::{DevicePool, TrialOutcome};
 use burn_nas_nn::{Network, ParamValues, import_params};
 
 use crate::curve::EpochwiseEstimator;
@@ -61,48 +59,11 @@ pub struct FaultInjection {
     pub after_batches: usize,
 }
 
-/// The payload of an injected fault's panic.
-#[derive(Debug)]
-struct InjectedFault {
-    child: u64,
-    after_batches: usize,
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(f) = payload.downcast_ref::<InjectedFault>() {
-        format!(
-            "injected fault in child {} after {} minibatches",
-            f.child, f.after_batches
-        )
-    } else if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "the worker panicked".to_string()
-    }
-}
-
 /// One child to train: the architecture, its sequence number (the seed derives from it) and
 /// the parent weights it starts from, if any.
 pub(crate) struct Job<'a, A> {
     pub(crate) arch: &'a A,
     pub(crate) inherit: Option<ParamValues>,
-}
-
-/// What the workers of one group share.
-struct Board<N> {
-    /// Jobs not started yet (index into the group, attempts so far), in proposal order.
-    queue: VecDeque<(usize, usize)>,
-    results: Vec<Option<Result<(Estimate, N)>>>,
-    retries: Vec<usize>,
-    /// Pool indices of the workers that failed during this group.
-    dead: Vec<usize>,
-    /// An architecture's own error ended the group: take no new job.
-    abort: bool,
-    /// Jobs being trained right now. A worker with an empty queue waits while this is not
-    /// zero: a failing device puts its job back, and someone must be there to take it.
-    in_flight: usize,
 }
 
 /// Trains every architecture from scratch at a [`Fidelity`] and rewards its validation
@@ -485,10 +446,11 @@ impl<F> TrainFromScratch<F> {
             on_epoch,
             &mut |done, total, loss| {
                 if fail_after.is_some_and(|n| done > n) {
-                    std::panic::resume_unwind(Box::new(InjectedFault {
-                        child,
-                        after_batches: done - 1,
-                    }));
+                    // A panic is how the pool learns that a device failed.
+                    std::panic::resume_unwind(Box::new(format!(
+                        "injected fault in child {child} after {} minibatches",
+                        done - 1
+                    )));
                 }
                 observer.notify(done, total, loss);
             },
@@ -546,140 +508,71 @@ impl<F> TrainFromScratch<F> {
         // Sequence numbers (and so seeds) in proposal order, before any dispatch.
         let first = self.count;
         self.count += jobs.len() as u64;
-        let board = Mutex::new(Board {
-            queue: (0..jobs.len()).map(|j| (j, 0)).collect(),
-            results: (0..jobs.len()).map(|_| None).collect(),
-            retries: vec![0; jobs.len()],
-            dead: Vec::new(),
-            abort: false,
-            in_flight: 0,
-        });
-        let changed = Condvar::new();
         let pool = self.pool.as_ref().expect("checked above");
         let this = &*self;
-        std::thread::scope(|scope| {
-            for (w, device) in pool.devices().iter().enumerate() {
-                if !this.alive[w] {
-                    continue;
-                }
-                let (board, changed, jobs) = (&board, &changed, &jobs);
-                scope
-                    .spawn(move || this.worker(w, device, first, jobs, (board, changed), on_epoch));
-            }
+        let report = pool.run_trials(jobs.len(), &self.alive, self.max_retries, |attempt| {
+            let job = &jobs[attempt.trial];
+            let child = first + attempt.trial as u64;
+            let fail_after = this
+                .fault
+                .filter(|f| f.child == child && attempt.retry == 0)
+                .map(|f| f.after_batches);
+            let mut seen = Vec::new();
+            this.trial(
+                job.arch,
+                child,
+                attempt.device,
+                job.inherit.as_ref(),
+                &mut |e| {
+                    seen.push(e.clone());
+                    on_epoch(&seen)
+                },
+                fail_after,
+            )
         });
-        let board = board.into_inner().unwrap_or_else(|e| e.into_inner());
-        for &w in &board.dead {
+        for &w in &report.failed_devices {
             self.alive[w] = false;
         }
         self.reseed_after(first + jobs.len() as u64 - 1);
+        // The first failure in proposal order; a child left untrained only when none failed
+        // on its own (every device gone).
         let mut out = Vec::with_capacity(jobs.len());
-        for (j, (slot, retries)) in board.results.into_iter().zip(board.retries).enumerate() {
-            match slot {
-                Some(Ok((mut estimate, net))) => {
+        let mut untrained = None;
+        for (j, outcome) in report.outcomes.into_iter().enumerate() {
+            let child = first + j as u64;
+            match outcome {
+                TrialOutcome::Done {
+                    value: (mut estimate, net),
+                    retries,
+                } => {
                     estimate.metrics.retries = retries;
                     out.push((estimate, net));
                 }
-                Some(Err(e)) => return Err(e),
-                None => {
-                    return Err(EstimatorError::NoDevice(format!(
-                        "child {} was not trained: every device failed ({} of {})",
-                        first + j as u64,
-                        self.failed_devices().len(),
-                        self.alive.len()
-                    )));
+                TrialOutcome::Failed(e) => return Err(e),
+                TrialOutcome::DeviceFailed {
+                    device,
+                    attempts,
+                    message,
+                } => {
+                    return Err(EstimatorError::DeviceFailed {
+                        child,
+                        device,
+                        attempts,
+                        message,
+                    });
+                }
+                TrialOutcome::NotRun => {
+                    untrained.get_or_insert(child);
                 }
             }
         }
-        Ok(out)
-    }
-
-    /// The loop of worker `w`: takes the next job, trains it on `device`, until every job is
-    /// done, the group is aborted, or this worker's device fails. `changed` is signalled
-    /// whenever a job ends, so that idle workers wake to take a job a failed device put back.
-    fn worker<A>(
-        &self,
-        w: usize,
-        device: &Device,
-        first: u64,
-        jobs: &[Job<'_, A>],
-        (board, changed): (&Mutex<Board<F::Net>>, &Condvar),
-        on_epoch: &(dyn Fn(&[EpochStats]) -> Control + Sync),
-    ) where
-        F: ChildFactory<A>,
-    {
-        let lock = || board.lock().unwrap_or_else(|e| e.into_inner());
-        let label = self.pool.as_ref().map_or("?", |p| p.label(w)).to_string();
-        loop {
-            let (j, attempts) = {
-                let mut b = lock();
-                loop {
-                    if b.abort {
-                        return;
-                    }
-                    if let Some(next) = b.queue.pop_front() {
-                        b.in_flight += 1;
-                        break next;
-                    }
-                    if b.in_flight == 0 {
-                        return;
-                    }
-                    b = changed.wait(b).unwrap_or_else(|e| e.into_inner());
-                }
-            };
-            let job = &jobs[j];
-            let child = first + j as u64;
-            let fail_after = self
-                .fault
-                .filter(|f| f.child == child && attempts == 0)
-                .map(|f| f.after_batches);
-            let outcome = catch_unwind(AssertUnwindSafe(|| {
-                let mut seen = Vec::new();
-                self.trial(
-                    job.arch,
-                    child,
-                    device,
-                    job.inherit.as_ref(),
-                    &mut |e| {
-                        seen.push(e.clone());
-                        on_epoch(&seen)
-                    },
-                    fail_after,
-                )
-            }));
-            let mut b = lock();
-            b.in_flight -= 1;
-            // Whatever happened, idle workers re-check the queue and the abort flag.
-            changed.notify_all();
-            match outcome {
-                Ok(Ok(done)) => b.results[j] = Some(Ok(done)),
-                Ok(Err(e)) => {
-                    // The architecture's own fault: not retried; stop taking new jobs.
-                    b.results[j] = Some(Err(e));
-                    b.abort = true;
-                    return;
-                }
-                Err(payload) => {
-                    let message = panic_message(payload.as_ref());
-                    b.dead.push(w);
-                    if attempts < self.max_retries {
-                        log::warn!(
-                            "device {w} (`{label}`) failed during child {child}: {message}; \
-                             the device is retired and the child restarts on another one"
-                        );
-                        b.retries[j] += 1;
-                        b.queue.push_front((j, attempts + 1));
-                    } else {
-                        b.results[j] = Some(Err(EstimatorError::DeviceFailed {
-                            child,
-                            device: label,
-                            attempts: attempts + 1,
-                            message,
-                        }));
-                        b.abort = true;
-                    }
-                    return;
-                }
-            }
+        match untrained {
+            Some(child) => Err(EstimatorError::NoDevice(format!(
+                "child {child} was not trained: every device failed ({} of {})",
+                self.failed_devices().len(),
+                self.alive.len()
+            ))),
+            None => Ok(out),
         }
     }
 }
