@@ -59,8 +59,8 @@ pub struct FaultInjection {
     pub after_batches: usize,
 }
 
-/// One child to train: the architecture, its sequence number (the seed derives from it) and
-/// the parent weights it starts from, if any.
+/// One child to train: the architecture and the parent weights it starts from, if any (its
+/// sequence number, from which its seed derives, is its position in the batch).
 pub(crate) struct Job<'a, A> {
     pub(crate) arch: &'a A,
     pub(crate) inherit: Option<ParamValues>,
