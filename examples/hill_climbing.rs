@@ -78,7 +78,7 @@ struct Cli {
     /// Epochs each random child trains from scratch.
     #[arg(long, default_value_t = 8)]
     random_epochs: usize,
-    /// Layers of the random children.
+    /// Layers of the random children (macro: also of the climb's start network).
     #[arg(long, default_value_t = 6)]
     layers: usize,
     /// Epochs of the final retraining of both answers (from scratch).
