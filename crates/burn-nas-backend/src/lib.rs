@@ -42,7 +42,7 @@ use std::str::FromStr;
 pub use burn::tensor::Device;
 pub use error::DeviceError;
 pub use pool::DevicePool;
-pub use trials::{Attempt, TrialOutcome, TrialsReport, panic_message};
+pub use trials::{Attempt, TrialOutcome, TrialsReport};
 #[cfg(feature = "remote")]
 pub use worker::Worker;
 

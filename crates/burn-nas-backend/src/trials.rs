@@ -74,7 +74,7 @@ struct Board<T, E> {
 }
 
 /// The message of a panic payload (`&str`, `String`, or a generic one).
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

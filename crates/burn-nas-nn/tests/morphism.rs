@@ -2,12 +2,12 @@
 //! random sequences of them, carried over to a network with non-trivial batch-norm statistics,
 //! give the same logits (eval mode) within 1e-4 before any training.
 
+mod support;
+
 use std::collections::BTreeSet;
 
-use burn::tensor::{Device, Distribution, Tensor};
-use burn_nas_nn::{
-    Mode, NasRlNet, NasRlNetConfig, Network, ParamValues, export_params, import_params,
-};
+use burn::tensor::Device;
+use burn_nas_nn::{NasRlNet, NasRlNetConfig, export_params, import_params};
 use burn_nas_space::nas_rl::{MorphError, NasRlMorphism};
 use burn_nas_space::{NasRlArch, NasRlLayer, NasRlSpace, SearchSpace};
 use rand::{Rng, SeedableRng};
@@ -23,24 +23,12 @@ fn config() -> NasRlNetConfig {
         .with_filter_scale(SCALE)
 }
 
-/// A network of `arch` whose batch norms have random statistics, scales and offsets (a fresh
-/// network's are 0, 1, 1, 0, which would hide mistakes in carrying them over).
+/// A network of `arch` whose batch norms have random statistics, scales and offsets.
 fn trained_like(arch: &NasRlArch, seed: u64, device: &Device) -> NasRlNet {
     device.seed(seed);
     let net = config().init(arch, device).unwrap();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut params = export_params(&net);
-    for (key, t) in params.iter_mut() {
-        let range = match key.rsplit('.').next() {
-            Some("running_var") => 0.5..2.0,
-            Some("gamma") => 0.5..1.5,
-            Some("running_mean" | "beta") => -0.3..0.3,
-            _ => continue,
-        };
-        for v in &mut t.values {
-            *v = rng.random_range(range.clone());
-        }
-    }
+    support::perturb_batch_norms(&mut params, seed);
     let (net, report) = import_params(net, &params);
     assert!(report.kept.is_empty(), "{:?}", report.kept);
     net
@@ -49,21 +37,15 @@ fn trained_like(arch: &NasRlArch, seed: u64, device: &Device) -> NasRlNet {
 /// Max |logits(parent) − logits(child)| on one batch, the child built from the transferred
 /// parameters (every one of them must fit the child's network).
 fn difference(parent: &NasRlArch, child: &NasRlArch, seed: u64, device: &Device) -> f32 {
-    let net = trained_like(parent, seed, device);
-    let params: ParamValues = export_params(&net);
-    let moved = NasRlMorphism::transfer(parent, child, &params, IMAGE, SCALE, seed).unwrap();
-    let (child_net, report) = import_params(config().init(child, device).unwrap(), &moved);
-    assert!(
-        report.kept.is_empty(),
-        "not carried over: {:?}",
-        report.kept
-    );
-    let images = Tensor::<4>::random([4, 2, IMAGE, IMAGE], Distribution::Normal(0.0, 1.0), device);
-    let a = net.forward(images.clone(), Mode::EVAL);
-    let b = child_net.forward(images, Mode::EVAL);
-    let scale = a.clone().abs().max().into_scalar::<f32>();
-    assert!(scale > 1e-3, "degenerate logits");
-    (a - b).abs().max().into_scalar::<f32>()
+    support::morph_difference(
+        parent,
+        child,
+        seed,
+        |a| config().init(a, device).unwrap(),
+        |p| NasRlMorphism::transfer(parent, child, p, IMAGE, SCALE, seed),
+        IMAGE,
+        device,
+    )
 }
 
 fn space() -> NasRlSpace {

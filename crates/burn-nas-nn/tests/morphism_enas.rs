@@ -2,14 +2,12 @@
 //! operator, and sequences of them, carried over to a network with non-trivial batch-norm
 //! statistics, give the same logits (eval mode) within 1e-4 before any training.
 
+mod support;
+
 use std::collections::BTreeSet;
 
-use burn::module::Module;
-use burn::tensor::{Device, Distribution, Tensor};
-use burn_nas_nn::{
-    CellStyle, MacroNetConfig, MicroNetConfig, Mode, Network, ParamValues, export_params,
-    import_params,
-};
+use burn::tensor::Device;
+use burn_nas_nn::{CellStyle, MacroNetConfig, MicroNetConfig, export_params};
 use burn_nas_space::enas_macro::MacroMorphism;
 use burn_nas_space::enas_micro::MicroMorphism;
 use burn_nas_space::morphism::MorphError;
@@ -19,67 +17,6 @@ use rand_chacha::ChaCha8Rng;
 
 const IMAGE: usize = 12;
 
-/// `params` with random batch-norm statistics, scales and offsets (a fresh network's are 0,
-/// 1, 1, 0, which would hide mistakes in carrying them over).
-fn perturb_batch_norms(params: &mut ParamValues, seed: u64) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    for (key, t) in params.iter_mut() {
-        let range = match key.rsplit('.').next() {
-            Some("running_var") => 0.5..2.0,
-            Some("gamma") => 0.5..1.5,
-            Some("running_mean" | "beta") => -0.3..0.3,
-            _ => continue,
-        };
-        for v in &mut t.values {
-            *v = rng.random_range(range.clone());
-        }
-    }
-}
-
-/// Max |a − b| of two networks' logits on one batch, relative to nothing (the logits are
-/// checked not to be degenerate).
-fn logit_difference<N: Network>(a: &N, b: &N, device: &Device) -> f32 {
-    let images = Tensor::<4>::random([4, 2, IMAGE, IMAGE], Distribution::Normal(0.0, 1.0), device);
-    let x = a.forward(images.clone(), Mode::EVAL);
-    let y = b.forward(images, Mode::EVAL);
-    let scale = x.clone().abs().max().into_scalar::<f32>();
-    assert!(scale > 1e-3, "degenerate logits");
-    (x - y).abs().max().into_scalar::<f32>()
-}
-
-/// Builds `init(arch)` with perturbed batch norms, morphs its parameters to `child` and returns
-/// the largest logit difference; every carried parameter must fit the child's network and
-/// every child parameter must be carried.
-fn morph_difference<A, N: Network + Module>(
-    parent: &A,
-    child: &A,
-    seed: u64,
-    init: impl Fn(&A) -> N,
-    transfer: impl Fn(&ParamValues) -> Result<ParamValues, MorphError>,
-    device: &Device,
-) -> f32 {
-    device.seed(seed);
-    let net = init(parent);
-    let mut params = export_params(&net);
-    perturb_batch_norms(&mut params, seed);
-    let (net, report) = import_params(net, &params);
-    assert!(report.kept.is_empty(), "{:?}", report.kept);
-    let moved = transfer(&params).unwrap();
-    let (child_net, report) = import_params(init(child), &moved);
-    assert!(
-        report.kept.is_empty(),
-        "not carried over: {:?}",
-        report.kept
-    );
-    let child_keys: BTreeSet<String> = export_params(&child_net).into_keys().collect();
-    let extra: Vec<&String> = moved.keys().filter(|k| !child_keys.contains(*k)).collect();
-    assert!(
-        extra.is_empty(),
-        "parameters the child does not have: {extra:?}"
-    );
-    logit_difference(&net, &child_net, device)
-}
-
 fn macro_config() -> MacroNetConfig {
     MacroNetConfig::new(5)
         .with_in_channels(2)
@@ -88,12 +25,13 @@ fn macro_config() -> MacroNetConfig {
 }
 
 fn macro_difference(parent: &MacroArch, child: &MacroArch, seed: u64, device: &Device) -> f32 {
-    morph_difference(
+    support::morph_difference(
         parent,
         child,
         seed,
         |a| macro_config().init(a, device).unwrap(),
         |p| MacroMorphism::transfer(parent, child, p, seed),
+        IMAGE,
         device,
     )
 }
@@ -253,7 +191,7 @@ fn micro_config() -> MicroNetConfig {
 
 fn micro_difference(parent: &MicroArch, child: &MicroArch, seed: u64, style: CellStyle) -> f32 {
     let device = Device::flex();
-    morph_difference(
+    support::morph_difference(
         parent,
         child,
         seed,
@@ -264,6 +202,7 @@ fn micro_difference(parent: &MicroArch, child: &MicroArch, seed: u64, style: Cel
                 .unwrap()
         },
         |p| MicroMorphism::transfer(parent, child, p),
+        IMAGE,
         &device,
     )
 }

@@ -22,7 +22,7 @@ use thiserror::Error;
 use crate::params::{ParamValues, TensorValues};
 
 /// Batch norm's ε in every network of `burn-nas-nn` (`ops::Bn::new`).
-pub(crate) const BN_EPSILON: f32 = 1e-5;
+const BN_EPSILON: f32 = 1e-5;
 
 /// Why a morphism or a parameter transfer could not be done.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -93,29 +93,22 @@ pub(crate) fn dims4(params: &ParamValues, key: &str) -> MorphResult<[usize; 4]> 
     })
 }
 
-/// The parameters of a batch norm over `channels` channels that passes its input through in
+/// Batch norm's scale that, with mean 0, variance 1 and offset 0, passes its input through in
 /// eval mode: (x − 0) / √(1 + ε) · √(1 + ε) + 0 = x.
-pub(crate) fn identity_bn(prefix: &str, channels: usize) -> ParamValues {
-    let vector = |v: f32| TensorValues {
-        dims: vec![channels],
-        values: vec![v; channels],
-    };
-    BTreeMap::from([
-        (format!("{prefix}.gamma"), vector((1.0 + BN_EPSILON).sqrt())),
-        (format!("{prefix}.beta"), vector(0.0)),
-        (format!("{prefix}.running_mean"), vector(0.0)),
-        (format!("{prefix}.running_var"), vector(1.0)),
-    ])
+pub(crate) fn identity_bn_gamma() -> f32 {
+    (1.0 + BN_EPSILON).sqrt()
 }
 
-/// The parameters of a fresh batch norm (scale 1, offset 0, statistics 0 and 1).
-pub(crate) fn fresh_bn(prefix: &str, channels: usize) -> ParamValues {
+/// The parameters of a batch norm over `channels` channels with scale `gamma`, offset 0,
+/// running mean 0 and running variance 1: a fresh one with `gamma` 1, an identity in eval mode
+/// with [`identity_bn_gamma`].
+pub(crate) fn bn_params(prefix: &str, channels: usize, gamma: f32) -> ParamValues {
     let vector = |v: f32| TensorValues {
         dims: vec![channels],
         values: vec![v; channels],
     };
     BTreeMap::from([
-        (format!("{prefix}.gamma"), vector(1.0)),
+        (format!("{prefix}.gamma"), vector(gamma)),
         (format!("{prefix}.beta"), vector(0.0)),
         (format!("{prefix}.running_mean"), vector(0.0)),
         (format!("{prefix}.running_var"), vector(1.0)),

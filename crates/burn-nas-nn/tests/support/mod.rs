@@ -1,5 +1,6 @@
-//! Helpers shared by the network tests: a plain SGD step, a cross-entropy loss, and a visitor
-//! that snapshots every parameter with whether it received a gradient.
+//! Helpers shared by the network tests: a plain SGD step, a cross-entropy loss, a visitor
+//! that snapshots every parameter with whether it received a gradient, and the logit
+//! comparison of a network with its morphed child.
 
 #![allow(dead_code)]
 
@@ -8,6 +9,11 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::Gradients;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use burn_nas_nn::{Mode, Network, ParamValues, export_params, import_params};
+use burn_nas_space::morphism::MorphError;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeSet;
 
 pub fn device() -> Device {
     Device::flex().autodiff()
@@ -101,4 +107,66 @@ pub fn sgd_step<M: Module>(model: M, loss: Tensor<1>, lr: f64) -> (M, Vec<Snapsh
     let params = GradientsParams::from_grads(grads, &model);
     let mut optim = SgdConfig::new().init();
     (optim.step(lr, model, params), before)
+}
+
+/// `params` with random batch-norm statistics, scales and offsets (a fresh network's are 0,
+/// 1, 1, 0, which would hide mistakes in carrying them over).
+pub fn perturb_batch_norms(params: &mut ParamValues, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for (key, t) in params.iter_mut() {
+        let range = match key.rsplit('.').next() {
+            Some("running_var") => 0.5..2.0,
+            Some("gamma") => 0.5..1.5,
+            Some("running_mean" | "beta") => -0.3..0.3,
+            _ => continue,
+        };
+        for v in &mut t.values {
+            *v = rng.random_range(range.clone());
+        }
+    }
+}
+
+/// Max |a − b| of two networks' logits (eval mode) on one batch of four 2-channel
+/// `image` × `image` images; the logits are checked not to be degenerate.
+pub fn logit_difference<N: Network>(a: &N, b: &N, image: usize, device: &Device) -> f32 {
+    let images = Tensor::<4>::random([4, 2, image, image], Distribution::Normal(0.0, 1.0), device);
+    let x = a.forward(images.clone(), Mode::EVAL);
+    let y = b.forward(images, Mode::EVAL);
+    let scale = x.clone().abs().max().into_scalar::<f32>();
+    assert!(scale > 1e-3, "degenerate logits");
+    (x - y).abs().max().into_scalar::<f32>()
+}
+
+/// Builds `init(arch)` with perturbed batch norms, morphs its parameters to `child` and returns
+/// the largest logit difference; every carried parameter must fit the child's network and
+/// every child parameter must be carried.
+pub fn morph_difference<A, N: Network + Module>(
+    parent: &A,
+    child: &A,
+    seed: u64,
+    init: impl Fn(&A) -> N,
+    transfer: impl Fn(&ParamValues) -> Result<ParamValues, MorphError>,
+    image: usize,
+    device: &Device,
+) -> f32 {
+    device.seed(seed);
+    let net = init(parent);
+    let mut params = export_params(&net);
+    perturb_batch_norms(&mut params, seed);
+    let (net, report) = import_params(net, &params);
+    assert!(report.kept.is_empty(), "{:?}", report.kept);
+    let moved = transfer(&params).unwrap();
+    let (child_net, report) = import_params(init(child), &moved);
+    assert!(
+        report.kept.is_empty(),
+        "not carried over: {:?}",
+        report.kept
+    );
+    let child_keys: BTreeSet<String> = export_params(&child_net).into_keys().collect();
+    let extra: Vec<&String> = moved.keys().filter(|k| !child_keys.contains(*k)).collect();
+    assert!(
+        extra.is_empty(),
+        "parameters the child does not have: {extra:?}"
+    );
+    logit_difference(&net, &child_net, image, device)
 }

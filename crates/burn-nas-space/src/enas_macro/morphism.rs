@@ -38,8 +38,8 @@ use serde::{Deserialize, Serialize};
 use super::{MacroArch, MacroLayer, MacroOp, MacroSpace};
 use super::{last_reader, pool_layers};
 use crate::morphism::{
-    MorphError, MorphResult, dims4, embed_centre, fresh_bn, he_uniform, identity_bn, identity_conv,
-    not_applicable, param, remap_inputs,
+    MorphError, MorphResult, bn_params, dims4, embed_centre, he_uniform, identity_bn_gamma,
+    identity_conv, not_applicable, param, remap_inputs,
 };
 use crate::params::{ParamValues, TensorValues};
 
@@ -375,19 +375,31 @@ impl MacroMorphism {
                     format!("{new}.branch.pre.weight"),
                     identity_conv(c, 1, -1.0),
                 );
-                params.extend(identity_bn(&format!("{new}.branch.pre_bn"), c));
+                params.extend(bn_params(
+                    &format!("{new}.branch.pre_bn"),
+                    c,
+                    identity_bn_gamma(),
+                ));
                 params.insert(
                     format!("{new}.branch.conv.Full.weight"),
                     identity_conv(c, 3, 1.0),
                 );
-                params.extend(identity_bn(&format!("{new}.branch.bn"), c));
+                params.extend(bn_params(
+                    &format!("{new}.branch.bn"),
+                    c,
+                    identity_bn_gamma(),
+                ));
                 // Projection of [skip x, branch ReLU(−x)] after ReLU: ReLU(x) − ReLU(−x) = x.
                 let identity = identity_conv(c, 1, 1.0);
                 let merge = remap_inputs(&identity, 2 * c, |i| {
                     Some(if i < c { (i, 1.0) } else { (i - c, -1.0) })
                 });
                 params.insert(format!("{new}.merge.conv.weight"), merge);
-                params.extend(identity_bn(&format!("{new}.merge.bn"), c));
+                params.extend(bn_params(
+                    &format!("{new}.merge.bn"),
+                    c,
+                    identity_bn_gamma(),
+                ));
             }
         }
         Ok(())
@@ -437,7 +449,7 @@ fn add_reductions(child: &MacroArch, params: &mut ParamValues, seed: u64) -> Res
                 format!("{prefix}.path2.weight"),
                 he_uniform([c, c, 1, 1], &mut rng),
             );
-            params.extend(fresh_bn(&format!("{prefix}.bn"), 2 * c));
+            params.extend(bn_params(&format!("{prefix}.bn"), 2 * c, 1.0));
         }
     }
     Ok(())

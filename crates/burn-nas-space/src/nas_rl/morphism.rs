@@ -38,7 +38,8 @@ use serde::{Deserialize, Serialize};
 use super::{NasRlArch, NasRlLayer, NasRlSpace};
 pub use crate::morphism::MorphError;
 use crate::morphism::{
-    BN_EPSILON, MorphResult, embed_centre, identity_conv, not_applicable, param, remap_inputs,
+    MorphResult, embed_centre, identity_bn_gamma, identity_conv, not_applicable, param,
+    remap_inputs,
 };
 use crate::params::{ParamValues, TensorValues};
 
@@ -612,7 +613,7 @@ impl NetParams {
                     LayerParams {
                         dims: [c, c, kernel, kernel],
                         weight,
-                        gamma: vec![(1.0 + BN_EPSILON).sqrt(); c],
+                        gamma: vec![identity_bn_gamma(); c],
                         beta: vec![0.0; c],
                         mean: vec![0.0; c],
                         var: vec![1.0; c],
