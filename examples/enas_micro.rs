@@ -344,7 +344,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         ..SearchConfig::enas_micro(s.rounds)
     };
     // Low-fidelity selection: the supernet's network as a standalone child, one epoch on a
-    // quarter of the search's training images, scored on its validation images.
+    // quarter of the search's training images, scored on its validation images; the
+    // candidates train concurrently on the trial pool (their estimates do not depend on it).
     let mut selector = match s.select_by {
         SelectBy::Shared => None,
         SelectBy::LowFidelity => {
@@ -352,13 +353,16 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 data_fraction: 0.25,
                 ..Fidelity::full(1)
             };
-            Some(TrainFromScratch::new(
-                common::standalone_micro_child(&search_task, s.layers, s.channels),
-                &search_task,
-                fidelity,
-                common::short_training(1, augmentation.clone(), cli.common.seed),
-                device.clone(),
-            )?)
+            Some(
+                TrainFromScratch::new(
+                    common::standalone_micro_child(&search_task, s.layers, s.channels),
+                    &search_task,
+                    fidelity,
+                    common::short_training(1, augmentation.clone(), cli.common.seed),
+                    device.clone(),
+                )?
+                .with_pool(common::trial_pool(&cli.common)?),
+            )
         }
     };
     let search = match cli.strategy {

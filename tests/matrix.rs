@@ -114,7 +114,7 @@ type SharedBuilder<'a, A> = Option<&'a dyn Fn(u64) -> Box<dyn Estimator<A>>>;
 /// measure no child's size, so it could never act).
 fn shared_weights<A, N>(supernet: impl Fn() -> N, seed: u64) -> Box<dyn Estimator<A>>
 where
-    A: 'static,
+    A: Sync + 'static,
     N: Supernet<A> + 'static,
 {
     let device = Device::flex();

@@ -2,11 +2,13 @@
 //! (NAS-RL from scratch, learning-curve extrapolation; weight inheritance is in
 //! `parallel_inheritance.rs`); a worker failing mid-search is retired, its child retried on
 //! the other worker (also when that worker had already run out of work), and the search
-//! completes with the retry recorded; bounded retries end in typed errors.
+//! completes with the retry recorded; bounded retries end in typed errors; a selector on two
+//! workers derives exactly what one derives.
 
 use burn::tensor::Device;
 use burn_nas::estimator::FaultInjection;
 use burn_nas::prelude::*;
+use burn_nas::search::{Evaluation, Phase};
 
 mod support;
 use support::{assert_same_history, nas_rl_estimator, nas_rl_history, nas_rl_space, turn};
@@ -116,4 +118,55 @@ fn curve_extrapolation_on_two_workers_matches_per_group_rule() {
             .iter()
             .all(|e| e.metrics.predicted_accuracy.is_some())
     );
+}
+
+#[test]
+fn a_selector_on_two_workers_derives_what_one_worker_derives() {
+    let _lock = turn();
+    let space = nas_rl_space();
+    let strategy = Reinforce::new(
+        space.clone(),
+        ReinforceConfig {
+            seed: 7,
+            ..ReinforceConfig::nas_rl()
+        },
+        Device::flex(),
+    )
+    .unwrap();
+    let mut config = SearchConfig::multi_trial(1, 4);
+    config.quiet = true;
+    config.derive = Derive::Rescore {
+        candidates: 4,
+        scores: 1,
+    };
+    let mut search = Search::new(&space, strategy, nas_rl_estimator(None, 1), config).unwrap();
+    assert_eq!(search.run().unwrap(), Outcome::BudgetReached);
+    // The same candidates (the search's 4 best) selected by a fresh selector each time: one
+    // worker, then two (the candidates go to it two at a time).
+    let mut derivations = Vec::new();
+    for devices in [None, Some("flex,flex")] {
+        let mut selector = nas_rl_estimator(devices, 1);
+        assert_eq!(
+            selector.parallelism(),
+            if devices.is_some() { 2 } else { 1 }
+        );
+        let derived = search.derive_with(&mut selector).unwrap();
+        let scored: Vec<Evaluation> = search
+            .history()
+            .iter()
+            .filter(|e| e.phase == Phase::Derive)
+            .cloned()
+            .collect();
+        derivations.push((derived.arch, scored));
+    }
+    let (sequential, pooled) = (&derivations[0], &derivations[1]);
+    assert_eq!(sequential.1.len(), 4);
+    assert!(
+        sequential
+            .1
+            .iter()
+            .any(|e| e.reward != sequential.1[0].reward)
+    );
+    assert_same_history(&pooled.1, &sequential.1);
+    assert_eq!(pooled.0, sequential.0);
 }

@@ -249,6 +249,19 @@ pub fn pool(args: &CommonArgs) -> Result<DevicePool, Box<dyn std::error::Error>>
     Ok(pool)
 }
 
+/// The pool that trains independent children concurrently: `--devices`, or else, when
+/// `--device` is the CPU (`flex`), one flex worker per core (the small children of a search or
+/// a selection cannot keep several cores busy one at a time). Seeded with `--seed`.
+pub fn trial_pool(args: &CommonArgs) -> Result<DevicePool, Box<dyn std::error::Error>> {
+    if args.devices.is_some() || args.device != DeviceSpec::Flex {
+        return pool(args);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pool = DevicePool::new(vec![Device::flex(); cores])?;
+    pool.seed(args.seed);
+    Ok(pool)
+}
+
 /// The task of `--dataset`: the training set (limited by `--train-images`) with its last
 /// `valid` images as validation, and the test set. Returns a description for the summary.
 pub fn load_task(

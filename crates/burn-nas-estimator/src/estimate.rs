@@ -120,8 +120,10 @@ pub trait Estimator<A> {
             .collect()
     }
 
-    /// How many children [`estimate_many`](Self::estimate_many) trains at once (1 unless the
-    /// estimator has a pool of devices); the search hands it that many at a time.
+    /// How many children [`estimate_many`](Self::estimate_many) takes at once; the search hands
+    /// it that many at a time. 1 by default; the size of the device pool for estimators that
+    /// train children concurrently; `usize::MAX` for the shared weights, which score any number
+    /// of children together.
     fn parallelism(&self) -> usize {
         1
     }

@@ -6,12 +6,13 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 use burn_nas_data::{Batcher, epoch_batches};
 use burn_nas_nn::{MacroSupernet, MicroSupernet, Mode, NetError};
 use burn_nas_space::{MacroArch, MicroArch};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 use crate::error::{Result, invalid};
 use crate::estimate::{BatchObserver, Compute, Estimate, Estimator, Metrics, ObserverSlot};
@@ -263,9 +264,81 @@ impl<S: Module> SharedWeights<S> {
         self.epoch += 1;
         Ok(loss_sum / steps as f64)
     }
+
+    /// The next validation minibatch's indices, cycling through the validation split.
+    fn next_valid_indices(&mut self) -> Vec<usize> {
+        let n = self.task.valid.len();
+        let size = self.valid_batch_size.min(n);
+        if self.valid_cursor + size > n {
+            self.valid_cursor = 0;
+        }
+        let indices = (self.valid_cursor..self.valid_cursor + size).collect();
+        self.valid_cursor += size;
+        indices
+    }
+
+    /// Scores `archs` with the shared weights, each on the next validation minibatch in turn.
+    /// One architecture runs on the calling thread; several run as parallel tasks of rayon's
+    /// pool, one scorer clone each (the networks' own kernels nest in the same pool, so a task
+    /// that finishes early helps the others). At the search's sizes (a 128-image batch of a
+    /// small supernet) one forward pass cannot keep two cores busy by itself; two at once do.
+    fn score<A: Sync>(&mut self, archs: &[&A]) -> Result<Vec<Estimate>>
+    where
+        S: Supernet<A>,
+    {
+        let mut jobs = Vec::with_capacity(archs.len());
+        for arch in archs {
+            let indices = self.next_valid_indices();
+            let (x, y) = self.eval_batcher.batch(&self.task.valid, &indices, None)?;
+            jobs.push((*arch, x, y, indices.len()));
+        }
+        let mode = self.score_mode;
+        let scorer = self
+            .scorer()
+            .ok_or_else(|| invalid("supernet", "lost after a failed step"))?
+            .clone();
+        let score_one =
+            |scorer: &mut S, (arch, x, y, size): (&A, Tensor<4>, Tensor<1, Int>, usize)| {
+                let start = Instant::now();
+                let logits = scorer.forward_arch(x, arch, mode)?;
+                let accuracy = correct(logits, y) as f64 / size as f64;
+                Ok((accuracy, size, start.elapsed().as_secs_f64()))
+            };
+        let scored: Vec<Result<(f64, usize, f64)>> = if jobs.len() == 1 {
+            let mut scorer = scorer;
+            jobs.into_iter()
+                .map(|job| score_one(&mut scorer, job))
+                .collect()
+        } else {
+            jobs.into_par_iter().map_with(scorer, score_one).collect()
+        };
+        scored
+            .into_iter()
+            .map(|result| {
+                let (accuracy, size, seconds) = result?;
+                // One forward pass ≈ a third of a training step; the supernet's epochs since
+                // the last estimate are booked on the first (docs of `Compute`).
+                let spent = size as f64 / (3.0 * self.task.train.len().max(1) as f64)
+                    + std::mem::take(&mut self.unbooked_epochs) as f64;
+                let metrics = Metrics {
+                    valid_accuracy: accuracy,
+                    seconds,
+                    compute: Some(Compute {
+                        spent,
+                        saved: 1.0 - spent,
+                    }),
+                    ..Metrics::default()
+                };
+                Ok(Estimate {
+                    reward: self.objective.of(&metrics),
+                    metrics,
+                })
+            })
+            .collect()
+    }
 }
 
-impl<A, S: Supernet<A>> Estimator<A> for SharedWeights<S> {
+impl<A: Sync, S: Supernet<A>> Estimator<A> for SharedWeights<S> {
     fn prepare(&mut self, sampler: &mut dyn FnMut() -> Result<A>) -> Result<()> {
         let loss = self.train_epoch(sampler)?;
         self.unbooked_epochs += 1;
@@ -277,38 +350,25 @@ impl<A, S: Supernet<A>> Estimator<A> for SharedWeights<S> {
     }
 
     fn estimate(&mut self, arch: &A) -> Result<Estimate> {
-        let start = Instant::now();
-        let n = self.task.valid.len();
-        let size = self.valid_batch_size.min(n);
-        if self.valid_cursor + size > n {
-            self.valid_cursor = 0;
-        }
-        let indices: Vec<usize> = (self.valid_cursor..self.valid_cursor + size).collect();
-        self.valid_cursor += size;
-        let (x, y) = self.eval_batcher.batch(&self.task.valid, &indices, None)?;
-        let mode = self.score_mode;
-        let scorer = self
-            .scorer()
-            .ok_or_else(|| invalid("supernet", "lost after a failed step"))?;
-        let logits = scorer.forward_arch(x, arch, mode)?;
-        let accuracy = correct(logits, y) as f64 / size as f64;
-        // One forward pass ≈ a third of a training step; the supernet's epochs since the last
-        // estimate are booked here (docs of `Compute`).
-        let spent = size as f64 / (3.0 * self.task.train.len().max(1) as f64)
-            + std::mem::take(&mut self.unbooked_epochs) as f64;
-        let metrics = Metrics {
-            valid_accuracy: accuracy,
-            seconds: start.elapsed().as_secs_f64(),
-            compute: Some(Compute {
-                spent,
-                saved: 1.0 - spent,
-            }),
-            ..Metrics::default()
-        };
-        Ok(Estimate {
-            reward: self.objective.of(&metrics),
-            metrics,
-        })
+        let mut estimates = self.score(&[arch])?;
+        estimates
+            .pop()
+            .ok_or_else(|| invalid("supernet", "scored no architecture"))
+    }
+
+    /// Scores the children together, in parallel on the CPU's threads (the parents are
+    /// ignored): each takes the validation minibatch the sequential order would give it, so
+    /// the estimates are exactly those of one [`estimate`](Estimator::estimate) after the
+    /// other.
+    fn estimate_many(&mut self, children: &[(&A, Option<&A>)]) -> Result<Vec<Estimate>> {
+        let archs: Vec<&A> = children.iter().map(|(arch, _)| *arch).collect();
+        self.score(&archs)
+    }
+
+    /// Any number: [`estimate_many`](Estimator::estimate_many) scores all the children it is
+    /// given in parallel, so the search hands it a whole update's proposals at once.
+    fn parallelism(&self) -> usize {
+        usize::MAX
     }
 
     fn name(&self) -> &'static str {

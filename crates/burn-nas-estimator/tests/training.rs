@@ -195,6 +195,29 @@ fn shared_weights_accuracy_rises_with_prepare() {
     // Measured 0.10 → 0.23 → 0.27 → 0.31 on the reference machine.
     let (before, after) = (curve[0], curve[3]);
     assert!(after > 0.22 && after > before + 0.1, "{curve:?}");
+
+    // Scored together (in parallel), the probes get exactly their one-by-one estimates: the
+    // same minibatches in the same order, and the validation cursor ends in the same place.
+    let state = estimator.save_state().unwrap();
+    let one_by_one: Vec<f64> = probes
+        .iter()
+        .map(|a| estimator.estimate(a).unwrap().reward)
+        .collect();
+    let next = estimator.estimate(&probes[0]).unwrap().reward;
+    estimator.load_state(&state).unwrap();
+    let children: Vec<_> = probes.iter().map(|a| (a, None)).collect();
+    let together: Vec<f64> = estimator
+        .estimate_many(&children)
+        .unwrap()
+        .iter()
+        .map(|e| e.reward)
+        .collect();
+    assert!(
+        one_by_one.iter().any(|&r| r != one_by_one[0]),
+        "{one_by_one:?}"
+    );
+    assert_eq!(together, one_by_one);
+    assert_eq!(estimator.estimate(&probes[0]).unwrap().reward, next);
 }
 
 #[test]

@@ -344,17 +344,7 @@ impl<A: Architecture> Search<A> {
                 }
                 let children: Vec<(&A, Option<&A>)> =
                     chunk.iter().map(|p| (&p.arch, p.parent.as_ref())).collect();
-                let estimates = self.estimator.estimate_many(&children)?;
-                if estimates.len() != chunk.len() {
-                    return Err(SearchError::Estimator(EstimatorError::InvalidSetting {
-                        field: "estimate_many",
-                        reason: format!(
-                            "returned {} estimates for {} children",
-                            estimates.len(),
-                            chunk.len()
-                        ),
-                    }));
-                }
+                let estimates = estimate_many_checked(&mut self.estimator, &children)?;
                 for (proposal, estimate) in chunk.iter().zip(estimates) {
                     pending.push(self.record(round, update, Phase::Search, proposal, &estimate)?);
                     results.push((proposal.clone(), estimate.reward));
@@ -453,7 +443,9 @@ impl<A: Architecture> Search<A> {
     /// shared weights do; docs/results.md). With [`Derive::Sample`] the strategy's candidates
     /// are scored once each; with [`Derive::Rescore`] the `candidates` best distinct
     /// architectures of the search; with [`Derive::BestEvaluated`] the
-    /// [`SELECT_TOP`](Self::SELECT_TOP) best.
+    /// [`SELECT_TOP`](Self::SELECT_TOP) best. The candidates go to the selector
+    /// [`parallelism`](Estimator::parallelism) at a time, so a selector with a device pool
+    /// trains them concurrently.
     ///
     /// # Errors
     /// As [`derive`](Self::derive); the selector's errors.
@@ -465,7 +457,7 @@ impl<A: Architecture> Search<A> {
     /// under [`Derive::BestEvaluated`].
     pub const SELECT_TOP: usize = 10;
 
-    fn derive_by(&mut self, mut selector: Option<&mut dyn Estimator<A>>) -> Result<Derived<A>> {
+    fn derive_by(&mut self, selector: Option<&mut dyn Estimator<A>>) -> Result<Derived<A>> {
         // Derivation candidates of an earlier call (a resumed finished run) are replaced.
         self.history.retain(|e| e.phase == Phase::Search);
         // The candidates to score and the estimates averaged per candidate; `None`: take the
@@ -486,11 +478,17 @@ impl<A: Architecture> Search<A> {
             Some((candidates, scores)) => {
                 let round = self.rounds_done;
                 let mut best: Option<Derived<A>> = None;
-                for proposal in candidates {
-                    let estimate = match selector.as_deref_mut() {
-                        Some(selector) => selector.estimate(&proposal.arch)?,
-                        None => self.averaged_estimate(&proposal.arch, scores)?,
-                    };
+                let estimates = match selector {
+                    Some(selector) => {
+                        let archs: Vec<&A> = candidates.iter().map(|p| &p.arch).collect();
+                        estimate_in_groups(selector, &archs)?
+                    }
+                    None => candidates
+                        .iter()
+                        .map(|p| self.averaged_estimate(&p.arch, scores))
+                        .collect::<Result<_>>()?,
+                };
+                for (proposal, estimate) in candidates.into_iter().zip(estimates) {
                     let mut e = self.record(round, 0, Phase::Derive, &proposal, &estimate)?;
                     e.index = self.history.len();
                     self.history.push(e);
@@ -565,14 +563,17 @@ impl<A: Architecture> Search<A> {
     /// The mean of `scores` estimates of `arch` (reward, validation accuracy and loss; times
     /// add up).
     fn averaged_estimate(&mut self, arch: &A, scores: usize) -> Result<Estimate> {
-        let mut estimate = self.estimator.estimate(arch)?;
+        let repeated = vec![arch; scores.max(1)];
+        let mut estimates = estimate_in_groups(&mut self.estimator, &repeated)?.into_iter();
+        let mut estimate = estimates.next().ok_or_else(|| {
+            SearchError::NothingToDerive("the estimator returned no estimate".into())
+        })?;
         if scores <= 1 {
             return Ok(estimate);
         }
         let (mut reward, mut accuracy) = (estimate.reward, estimate.metrics.valid_accuracy);
         let mut loss = estimate.metrics.valid_loss;
-        for _ in 1..scores {
-            let next = self.estimator.estimate(arch)?;
+        for next in estimates {
             reward += next.reward;
             accuracy += next.metrics.valid_accuracy;
             loss = loss.zip(next.metrics.valid_loss).map(|(a, b)| a + b);
@@ -692,4 +693,39 @@ impl<A: Architecture> Search<A> {
         };
         checkpoint::save(run, &ckpt, &state)
     }
+}
+
+/// Estimates `archs` in order, handing `estimator` [`parallelism`](Estimator::parallelism) of
+/// them at a time (so that a device pool trains them concurrently, and the shared weights
+/// score them together); the estimates come back in the order of `archs`.
+fn estimate_in_groups<A, E: Estimator<A> + ?Sized>(
+    estimator: &mut E,
+    archs: &[&A],
+) -> Result<Vec<Estimate>> {
+    let group = estimator.parallelism().max(1);
+    let mut out = Vec::with_capacity(archs.len());
+    for chunk in archs.chunks(group) {
+        let children: Vec<(&A, Option<&A>)> = chunk.iter().map(|&a| (a, None)).collect();
+        out.extend(estimate_many_checked(estimator, &children)?);
+    }
+    Ok(out)
+}
+
+/// [`Estimator::estimate_many`], checked to return one estimate per child.
+fn estimate_many_checked<A, E: Estimator<A> + ?Sized>(
+    estimator: &mut E,
+    children: &[(&A, Option<&A>)],
+) -> Result<Vec<Estimate>> {
+    let estimates = estimator.estimate_many(children)?;
+    if estimates.len() != children.len() {
+        return Err(SearchError::Estimator(EstimatorError::InvalidSetting {
+            field: "estimate_many",
+            reason: format!(
+                "returned {} estimates for {} children",
+                estimates.len(),
+                children.len()
+            ),
+        }));
+    }
+    Ok(estimates)
 }

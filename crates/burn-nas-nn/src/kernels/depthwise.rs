@@ -75,7 +75,7 @@ mod flex {
     use rayon::prelude::*;
 
     use super::super::ConvGeometry;
-    use super::super::plane::{Dims, DirectCalls, direct_f32};
+    use super::super::plane::{Dims, DirectCalls, direct_f32, scale_add};
     use super::super::weighted_op::WeightedOp;
     pub(super) use super::super::weighted_op::applies;
 
@@ -152,6 +152,26 @@ mod flex {
     }
 
     impl DepthwiseBackend for Flex {
+        fn depthwise_forward(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            g: ConvGeometry,
+        ) -> FloatTensor<Self> {
+            let direct = (g.stride == [1, 1])
+                .then(|| {
+                    direct_f32(&x, &weight, &DIRECT_CALLS, |(xd, xs), (wd, ws)| {
+                        let d = forward_dims(xd, wd, g);
+                        let out = forward_stride1_f32(&d, xs, ws);
+                        (out, Shape::from(vec![d.n, d.c, d.ho, d.wo]))
+                    })
+                })
+                .flatten();
+            direct.unwrap_or_else(|| {
+                let options = options::<Self>(&weight, g);
+                Self::conv2d(x, weight, None, options)
+            })
+        }
+
         fn depthwise_grad_x(
             x: FloatTensor<Self>,
             weight: FloatTensor<Self>,
@@ -201,6 +221,60 @@ mod flex {
             }
             .run::<C>(x, weight, g)
         }
+    }
+
+    /// The sizes of a depthwise convolution of input shape `x` by kernel shape `kernel`.
+    fn forward_dims(x: &Shape, kernel: &Shape, g: ConvGeometry) -> Dims {
+        let (kh, kw) = (kernel[2], kernel[3]);
+        let ho = (x[2] + g.padding[0].0 + g.padding[0].1 - kh) / g.stride[0] + 1;
+        let wo = (x[3] + g.padding[1].0 + g.padding[1].1 - kw) / g.stride[1] + 1;
+        dims(x, kernel, &Shape::from(vec![x[0], x[1], ho, wo]), g)
+    }
+
+    /// Stride-1 forward, one `(n, c)` plane per task. The plane is copied into a zero-padded
+    /// buffer `wp = wo + kw − 1` wide, in which output `(oh, ow)` sits at `oh·wp + ow` and tap
+    /// `(i, j)` reads `i·wp + j` further on: every tap is then one multiply-add over a
+    /// contiguous run of about `ho·wp` values, which vectorises even on the small planes of a
+    /// search (14×14, 7×7), where flex's row-by-row kernel runs rows shorter than a vector
+    /// register. Each output sums its taps from zero in flex's order (row by row, left to right,
+    /// `x·w + sum`, no fused multiply-add), and the padding's `0·w` terms change no sum, so the
+    /// result is bit for bit flex's `conv2d`.
+    fn forward_stride1_f32(d: &Dims, x: &[f32], weight: &[f32]) -> Vec<f32> {
+        let out_plane = d.ho * d.wo;
+        let mut out = vec![0.0f32; d.n * d.c * out_plane];
+        if out_plane == 0 {
+            return out;
+        }
+        let (hp, wp) = (d.ho + d.kh - 1, d.wo + d.kw - 1);
+        let span = (d.ho - 1) * wp + d.wo;
+        let taps = d.kh * d.kw;
+        out.par_chunks_mut(out_plane)
+            .with_min_len(8)
+            .enumerate()
+            .for_each_init(
+                // The border of `padded` stays zero: every plane writes the same interior.
+                || (vec![0.0f32; hp * wp], vec![0.0f32; span]),
+                |(padded, acc), (nc, o)| {
+                    let xp = &x[nc * d.h * d.w..(nc + 1) * d.h * d.w];
+                    for (r, row) in xp.chunks_exact(d.w).enumerate() {
+                        let at = (r + d.pt) * wp + d.pl;
+                        padded[at..at + d.w].copy_from_slice(row);
+                    }
+                    let c = nc % d.c;
+                    let k = &weight[c * taps..(c + 1) * taps];
+                    acc.fill(0.0);
+                    for i in 0..d.kh {
+                        for j in 0..d.kw {
+                            let kv = k[i * d.kw + j];
+                            scale_add(acc, &padded[i * wp + j..i * wp + j + span], kv);
+                        }
+                    }
+                    for (dst, src) in o.chunks_exact_mut(d.wo).zip(acc.chunks(wp)) {
+                        dst.copy_from_slice(&src[..d.wo]);
+                    }
+                },
+            );
+        out
     }
 
     /// `grad_x[n, c] = Σ_{i,j} w[c, i, j] · grad[n, c] shifted`, one `(n, c)` plane per task.
@@ -398,6 +472,45 @@ mod tests {
                 let e = rel_err(a, b);
                 assert!(e < 1e-4, "{what}: grad {name} relative error {e}");
             }
+        }
+    }
+
+    /// The stride-1 forward kernel keeps flex's order of summation: its results are flex's
+    /// bit for bit (the documented search and retraining results depend on it).
+    #[cfg(feature = "flex")]
+    #[test]
+    fn stride_one_forward_is_conv2d_bit_for_bit() {
+        let device = Device::flex();
+        let cases = [
+            ([4, 8, 14, 14], [3, 3], [(1, 1), (1, 1)]),
+            ([3, 16, 7, 7], [5, 5], [(2, 2), (2, 2)]),
+            ([2, 3, 9, 10], [3, 5], [(0, 2), (1, 0)]),
+            ([2, 2, 6, 5], [3, 3], [(0, 0), (0, 0)]),
+            ([1, 2, 100, 101], [5, 5], [(2, 2), (2, 2)]),
+        ];
+        for (shape, k, padding) in cases {
+            let g = ConvGeometry {
+                stride: [1, 1],
+                padding,
+            };
+            let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+            let w = Tensor::<4>::random([shape[1], 1, k[0], k[1]], Distribution::Default, &device);
+            let before = flex::DIRECT_CALLS.count();
+            let ours = depthwise_conv(x.clone(), w.clone(), g).into_data();
+            assert!(
+                flex::DIRECT_CALLS.count() > before,
+                "{shape:?}: not the direct kernel"
+            );
+            let flex = conv2d(x, w, None, g.options(shape[1])).into_data();
+            assert_eq!(ours.shape(), flex.shape(), "{shape:?} {k:?} {padding:?}");
+            let bits = |d: &burn::tensor::TensorData| -> Vec<u32> {
+                d.as_slice::<f32>()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect()
+            };
+            assert_eq!(bits(&ours), bits(&flex), "{shape:?} {k:?} {padding:?}");
         }
     }
 

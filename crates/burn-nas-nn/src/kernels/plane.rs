@@ -123,3 +123,31 @@ impl DirectCalls {
         self.calls.load(Ordering::Relaxed)
     }
 }
+
+/// `acc[t] = src[t]·k + acc[t]` over two runs of equal length: a multiply, then an add (never
+/// fused, so that every path gives the same bits as flex's scalar kernels). Compiled for AVX2
+/// as well as the baseline target, and picked at run time: the library does not set
+/// `target-cpu`, and the baseline's 4-wide SSE2 halves the throughput of these runs.
+#[inline]
+pub(super) fn scale_add(acc: &mut [f32], src: &[f32], k: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        unsafe { scale_add_avx2(acc, src, k) };
+        return;
+    }
+    scale_add_body(acc, src, k);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn scale_add_avx2(acc: &mut [f32], src: &[f32], k: f32) {
+    scale_add_body(acc, src, k);
+}
+
+#[inline(always)]
+fn scale_add_body(acc: &mut [f32], src: &[f32], k: f32) {
+    for (a, &v) in acc.iter_mut().zip(src) {
+        *a += v * k;
+    }
+}
