@@ -157,7 +157,8 @@ mod flex {
             weight: FloatTensor<Self>,
             g: ConvGeometry,
         ) -> FloatTensor<Self> {
-            let direct = (g.stride == [1, 1])
+            let shape = x.shape();
+            let direct = (g.stride == [1, 1] && padded_pays(shape[2], shape[3]))
                 .then(|| {
                     direct_f32(&x, &weight, &DIRECT_CALLS, |(xd, xs), (wd, ws)| {
                         let d = forward_dims(xd, wd, g);
@@ -181,7 +182,12 @@ mod flex {
             let x_shape = x.shape();
             let direct = direct_f32(&weight, &grad, &DIRECT_CALLS, |(wd, ws), (gd, gs)| {
                 let d = dims(&x_shape, wd, gd, g);
-                (grad_x_f32(&d, ws, gs), x_shape.clone())
+                let out = if g.stride == [1, 1] && padded_pays(d.h, d.w) {
+                    grad_x_stride1_f32(&d, ws, gs)
+                } else {
+                    grad_x_f32(&d, ws, gs)
+                };
+                (out, x_shape.clone())
             });
             direct.unwrap_or_else(|| {
                 let options = options::<Self>(&weight, g);
@@ -221,6 +227,14 @@ mod flex {
             }
             .run::<C>(x, weight, g)
         }
+    }
+
+    /// Whether an `h × w` plane is large enough for the padded-plane kernels
+    /// ([`forward_stride1_f32`], [`grad_x_stride1_f32`]): on the 3×3 planes of a 14×14 search's
+    /// last stage most of a padded 5×5 window is padding, and the row-by-row kernels, which
+    /// skip it, are faster (measured with `bench --workload ops`).
+    fn padded_pays(h: usize, w: usize) -> bool {
+        h * w >= 25
     }
 
     /// The sizes of a depthwise convolution of input shape `x` by kernel shape `kernel`.
@@ -320,6 +334,70 @@ mod flex {
         out
     }
 
+    /// [`grad_x_f32`] at stride 1, one `(n, c)` plane per task, the way
+    /// [`forward_stride1_f32`] runs the forward pass: the output gradient is copied into a
+    /// zero-padded buffer `wp = w + kw − 1` wide, output `(oh, ow)` at row `oh + kh − 1 − pt`
+    /// and column `ow + kw − 1 − pl`, so that input `(r, col)` sits at `r·wp + col` and tap
+    /// `(i, j)` reads `(kh − 1 − i)·wp + kw − 1 − j` further on: one multiply-add over a
+    /// contiguous run per tap. The taps go bottom row first, each row left to right, which is
+    /// the order in which [`grad_x_f32`] adds an input's terms (output rows ascending), and the
+    /// padding's zero terms change no sum: the result is the same bit for bit.
+    fn grad_x_stride1_f32(d: &Dims, weight: &[f32], grad: &[f32]) -> Vec<f32> {
+        let plane = d.h * d.w;
+        let mut out = vec![0.0f32; d.n * d.c * plane];
+        if plane == 0 || d.ho == 0 || d.wo == 0 {
+            return out;
+        }
+        let (hp, wp) = (d.h + d.kh - 1, d.w + d.kw - 1);
+        let span = (d.h - 1) * wp + d.w;
+        let taps = d.kh * d.kw;
+        // Where output row `oh` / column `ow` lands in the padded buffer (outputs whose window
+        // holds no input pixel land outside it and are left out).
+        let top = (d.kh - 1) as isize - d.pt as isize;
+        let left = (d.kw - 1) as isize - d.pl as isize;
+        let rows: Vec<(usize, usize)> = (0..d.ho)
+            .filter_map(|oh| {
+                let a = oh as isize + top;
+                (0..hp as isize).contains(&a).then_some((oh, a as usize))
+            })
+            .collect();
+        let (ow_lo, ow_hi) = (
+            (-left).max(0) as usize,
+            (d.wo as isize).min(wp as isize - left).max(0) as usize,
+        );
+        if ow_lo >= ow_hi {
+            return out;
+        }
+        let b0 = (ow_lo as isize + left) as usize;
+        out.par_chunks_mut(plane)
+            .with_min_len(8)
+            .enumerate()
+            .for_each_init(
+                // The border of `padded` stays zero: every plane writes the same interior.
+                || (vec![0.0f32; hp * wp], vec![0.0f32; span]),
+                |(padded, acc), (nc, gx)| {
+                    let g = &grad[nc * d.ho * d.wo..(nc + 1) * d.ho * d.wo];
+                    for &(oh, a) in &rows {
+                        let src = &g[oh * d.wo + ow_lo..oh * d.wo + ow_hi];
+                        padded[a * wp + b0..a * wp + b0 + src.len()].copy_from_slice(src);
+                    }
+                    let c = nc % d.c;
+                    let k = &weight[c * taps..(c + 1) * taps];
+                    acc.fill(0.0);
+                    for i in (0..d.kh).rev() {
+                        for j in 0..d.kw {
+                            let at = (d.kh - 1 - i) * wp + d.kw - 1 - j;
+                            scale_add(acc, &padded[at..at + span], k[i * d.kw + j]);
+                        }
+                    }
+                    for (dst, src) in gx.chunks_exact_mut(d.w).zip(acc.chunks(wp)) {
+                        dst.copy_from_slice(&src[..d.w]);
+                    }
+                },
+            );
+        out
+    }
+
     /// `grad_w[c, i, j] = Σ_{n, oh, ow} grad[n, c, oh, ow] · x[n, c, oh·sh + i − pt, ow·sw + j − pl]`,
     /// one channel per task.
     fn grad_w_f32(d: &Dims, x: &[f32], grad: &[f32]) -> Vec<f32> {
@@ -379,6 +457,63 @@ mod flex {
         }
         let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
         acc.iter().sum::<f32>() + tail
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// Pseudo-random values in (−1, 1), some of them exactly zero.
+        fn values(n: usize, seed: u32) -> Vec<f32> {
+            let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+            (0..n)
+                .map(|_| {
+                    state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    let v = (state >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0;
+                    if state.is_multiple_of(17) { 0.0 } else { v }
+                })
+                .collect()
+        }
+
+        /// The stride-1 input gradient is the row-by-row kernel's bit for bit, paddings above
+        /// the kernel size and uneven ones included.
+        #[test]
+        fn stride_one_grad_x_is_the_row_kernel_bit_for_bit() {
+            // n, c, h, w, kh, kw, (top, bottom), (left, right)
+            let cases = [
+                (2, 3, 14, 14, 3, 3, (1, 1), (1, 1)),
+                (2, 2, 7, 7, 5, 5, (2, 2), (2, 2)),
+                (1, 2, 9, 10, 3, 5, (0, 2), (1, 0)),
+                (1, 1, 6, 5, 3, 3, (0, 0), (0, 0)),
+                (1, 1, 5, 6, 3, 3, (3, 3), (0, 4)),
+                (3, 2, 3, 3, 5, 5, (2, 2), (2, 2)),
+            ];
+            for (seed, (n, c, h, w, kh, kw, (pt, pb), (pl, pr))) in cases.into_iter().enumerate() {
+                let (ho, wo) = (h + pt + pb - kh + 1, w + pl + pr - kw + 1);
+                let d = Dims {
+                    n,
+                    c,
+                    h,
+                    w,
+                    kh,
+                    kw,
+                    ho,
+                    wo,
+                    sh: 1,
+                    sw: 1,
+                    pt,
+                    pl,
+                };
+                let weight = values(c * kh * kw, seed as u32);
+                let grad = values(n * c * ho * wo, seed as u32 + 100);
+                let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(grad_x_stride1_f32(&d, &weight, &grad)),
+                    bits(grad_x_f32(&d, &weight, &grad)),
+                    "case {seed}"
+                );
+            }
+        }
     }
 }
 
