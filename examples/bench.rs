@@ -9,6 +9,9 @@
 //! cargo run --release --example bench -- --workload plain    # NAS-RL child, plain 3×3 convs
 //! cargo run --release --example bench -- --workload score    # forward-only scoring, no autodiff
 //! cargo run --release --example bench -- --workload ops      # per-op forward/backward profile
+//! cargo run --release --example bench -- --sizes main         # the main command's search step
+//! cargo run --release --example bench -- --sizes main --workload score   # … its scoring pass
+//! cargo run --release --example bench -- --sizes main --workload child   # … its retraining step
 //! cargo run --release --features mimalloc --example bench    # with mimalloc as the allocator
 //! ```
 
@@ -38,6 +41,16 @@ enum Which {
     Ops,
 }
 
+/// Which sizes a workload runs at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Sizes {
+    /// The PyTorch reference's (batch 64, `L = 6`, `C = 20`, 32×32; macro and plain: their own).
+    Reference,
+    /// The README's main command's: its search step (micro), scoring pass (score) and
+    /// retraining step (child).
+    Main,
+}
+
 /// Times the ENAS search step (and its parts) on a burn device.
 #[derive(Debug, Parser)]
 #[command(
@@ -57,9 +70,12 @@ struct Args {
     /// Untimed steps before the timed ones.
     #[arg(long, default_value_t = 3)]
     warmup: u64,
-    /// Images per step.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
-    batch: u64,
+    /// Sizes of the workload (the flags below override them).
+    #[arg(long, value_enum, default_value_t = Sizes::Reference)]
+    sizes: Sizes,
+    /// Images per step (default: 64).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    batch: Option<u64>,
     /// Channels of the first cells (default: 20; macro: 36; plain: 48, the first layer's filters).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     channels: Option<u64>,
@@ -95,9 +111,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Which::Score => Workload::Score,
         Which::Ops => {
             let device = args.device.to_device()?;
-            let defaults = BenchConfig::new(Workload::Micro);
+            let defaults = match args.sizes {
+                Sizes::Reference => BenchConfig::new(Workload::Micro),
+                Sizes::Main => BenchConfig::main_command(Workload::Micro)
+                    .ok_or("the main command has no micro search step")?,
+            };
             let timings = profile_ops(
-                args.batch as usize,
+                args.batch.map_or(defaults.batch, |b| b as usize),
                 args.channels.map_or(defaults.channels, |c| c as usize),
                 args.hw.map_or(defaults.image_size, |h| h as usize),
                 args.steps as usize,
@@ -114,9 +134,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Ok(());
         }
     };
-    let defaults = BenchConfig::new(workload);
+    let defaults = match args.sizes {
+        Sizes::Reference => BenchConfig::new(workload),
+        Sizes::Main => BenchConfig::main_command(workload).ok_or_else(|| {
+            format!(
+                "the main command runs no {:?} workload: --sizes main takes micro, score or child",
+                args.workload
+            )
+        })?,
+    };
     let config = BenchConfig {
-        batch: args.batch as usize,
+        batch: args.batch.map_or(defaults.batch, |b| b as usize),
         channels: args.channels.map_or(defaults.channels, |c| c as usize),
         layers: args.layers.map_or(defaults.layers, |l| l as usize),
         image_size: args.hw.map_or(defaults.image_size, |h| h as usize),

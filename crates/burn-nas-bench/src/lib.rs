@@ -229,6 +229,38 @@ impl BenchConfig {
         }
     }
 
+    /// `workload` at the sizes the README's main command (`enas_micro`, fast preset) runs it
+    /// at, on the reference's 3 input channels (Fashion-MNIST has 1: only the stem differs):
+    ///
+    /// * [`Workload::Micro`]: its search step, batch 32, `L = 2`, `C = 8`, 14×14;
+    /// * [`Workload::Score`]: its scoring pass, 128 validation images of the same supernet;
+    /// * [`Workload::Child`]: its retraining step, batch 64, `L = 3`, `C = 16`, 14×14.
+    ///
+    /// `None` for the workloads the main command does not run (macro, plain).
+    ///
+    /// ```
+    /// use burn_nas_bench::{BenchConfig, Workload};
+    ///
+    /// let search = BenchConfig::main_command(Workload::Micro).unwrap();
+    /// assert_eq!((search.batch, search.layers, search.channels, search.image_size), (32, 2, 8, 14));
+    /// assert!(BenchConfig::main_command(Workload::Plain).is_none());
+    /// ```
+    pub fn main_command(workload: Workload) -> Option<Self> {
+        let (batch, layers, channels) = match workload {
+            Workload::Micro => (32, 2, 8),
+            Workload::Score => (128, 2, 8),
+            Workload::Child => (64, 3, 16),
+            Workload::Macro | Workload::Plain => return None,
+        };
+        Some(BenchConfig {
+            batch,
+            layers,
+            channels,
+            image_size: 14,
+            ..BenchConfig::new(workload)
+        })
+    }
+
     /// A configuration small enough for a smoke test: batch 2, `C = 4`, 3 layers, 8×8, one
     /// step, no warmup.
     pub fn tiny(workload: Workload) -> Self {
