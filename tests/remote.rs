@@ -81,10 +81,10 @@ struct Trigger {
 
 impl BatchObserver for Trigger {
     fn on_batch(&self, done: usize, total: usize, loss: f64) {
-        if self.batches.fetch_add(1, Ordering::SeqCst) + 1 == self.kill_after {
-            if let Some(mut victim) = self.victim.lock().unwrap().take() {
-                victim.kill();
-            }
+        if self.batches.fetch_add(1, Ordering::SeqCst) + 1 == self.kill_after
+            && let Some(mut victim) = self.victim.lock().unwrap().take()
+        {
+            victim.kill();
         }
         if let Some(next) = self.chained.lock().unwrap().as_ref() {
             next.on_batch(done, total, loss);

@@ -157,6 +157,30 @@ impl fmt::Display for DeviceSpec {
     }
 }
 
+/// Whether `device` is burn's `flex` CPU backend (plain or autodiff): where work is spread over
+/// the CPU's threads by the caller (e.g. the shared weights scoring several children at once).
+///
+/// ```
+/// use burn_nas_backend::{Device, is_flex};
+///
+/// assert!(is_flex(&Device::flex()));
+/// assert!(is_flex(&Device::flex().autodiff()));
+/// ```
+pub fn is_flex(device: &Device) -> bool {
+    #[cfg(feature = "flex")]
+    {
+        matches!(
+            device.clone().inner().as_dispatch(),
+            burn::backend::DispatchDevice::Flex(_)
+        )
+    }
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = device;
+        false
+    }
+}
+
 /// The backends this build was compiled with, by name (`"flex"`, `"wgpu"`, `"cuda"`, `"remote"`).
 pub fn available_backends() -> Vec<&'static str> {
     let mut out = Vec::new();

@@ -7,6 +7,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor};
+use burn_nas_backend::is_flex;
 use burn_nas_data::{Batcher, epoch_batches};
 use burn_nas_nn::{MacroSupernet, MicroSupernet, Mode, NetError};
 use burn_nas_space::{MacroArch, MicroArch};
@@ -278,10 +279,11 @@ impl<S: Module> SharedWeights<S> {
     }
 
     /// Scores `archs` with the shared weights, each on the next validation minibatch in turn.
-    /// One architecture runs on the calling thread; several run as parallel tasks of rayon's
-    /// pool, one scorer clone each (the networks' own kernels nest in the same pool, so a task
-    /// that finishes early helps the others). At the search's sizes (a 128-image batch of a
-    /// small supernet) one forward pass cannot keep two cores busy by itself; two at once do.
+    /// On the CPU (`flex`) several run as parallel tasks of rayon's pool, one scorer clone each
+    /// (the networks' own kernels nest in the same pool, so a task that finishes early helps
+    /// the others): at the search's sizes (a 128-image batch of a small supernet) one forward
+    /// pass cannot keep two cores busy by itself; two at once do. One architecture, and every
+    /// other device, run on the calling thread, one after the other.
     fn score<A: Sync>(&mut self, archs: &[&A]) -> Result<Vec<Estimate>>
     where
         S: Supernet<A>,
@@ -304,7 +306,7 @@ impl<S: Module> SharedWeights<S> {
                 let accuracy = correct(logits, y) as f64 / size as f64;
                 Ok((accuracy, size, start.elapsed().as_secs_f64()))
             };
-        let scored: Vec<Result<(f64, usize, f64)>> = if jobs.len() == 1 {
+        let scored: Vec<Result<(f64, usize, f64)>> = if jobs.len() == 1 || !is_flex(&self.device) {
             let mut scorer = scorer;
             jobs.into_iter()
                 .map(|job| score_one(&mut scorer, job))
@@ -356,8 +358,8 @@ impl<A: Sync, S: Supernet<A>> Estimator<A> for SharedWeights<S> {
             .ok_or_else(|| invalid("supernet", "scored no architecture"))
     }
 
-    /// Scores the children together, in parallel on the CPU's threads (the parents are
-    /// ignored): each takes the validation minibatch the sequential order would give it, so
+    /// Scores the children together, in parallel on the CPU's threads when the device is
+    /// `flex` (the parents are ignored): each takes the validation minibatch the sequential order would give it, so
     /// the estimates are exactly those of one [`estimate`](Estimator::estimate) after the
     /// other.
     fn estimate_many(&mut self, children: &[(&A, Option<&A>)]) -> Result<Vec<Estimate>> {
