@@ -11,7 +11,9 @@ use burn_nas::prelude::*;
 use burn_nas::search::{Evaluation, Phase};
 
 mod support;
-use support::{assert_same_history, nas_rl_estimator, nas_rl_history, nas_rl_space, turn};
+use support::{
+    assert_same_history, nas_rl_controller, nas_rl_estimator, nas_rl_history, nas_rl_space, turn,
+};
 
 #[test]
 fn two_flex_workers_give_the_sequential_nas_rl_history() {
@@ -124,15 +126,7 @@ fn curve_extrapolation_on_two_workers_matches_per_group_rule() {
 fn a_selector_on_two_workers_derives_what_one_worker_derives() {
     let _lock = turn();
     let space = nas_rl_space();
-    let strategy = Reinforce::new(
-        space.clone(),
-        ReinforceConfig {
-            seed: 7,
-            ..ReinforceConfig::nas_rl()
-        },
-        Device::flex(),
-    )
-    .unwrap();
+    let strategy = nas_rl_controller(&space);
     let mut config = SearchConfig::multi_trial(1, 4);
     config.quiet = true;
     config.derive = Derive::Rescore {

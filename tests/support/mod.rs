@@ -85,11 +85,9 @@ pub fn nas_rl_estimator(devices: Option<&str>, epochs: usize) -> TrainFromScratc
     }
 }
 
-/// The history of a NAS-RL search of [`nas_rl_space`]: 2 rounds of 4 children, controller
-/// seed 7, children estimated by `estimator`.
-pub fn nas_rl_history(estimator: impl Estimator<NasRlArch> + 'static) -> Vec<Evaluation> {
-    let space = nas_rl_space();
-    let strategy = Reinforce::new(
+/// The NAS-RL controller of the history tests on `space` (seed 7).
+pub fn nas_rl_controller(space: &NasRlSpace) -> Reinforce<NasRlSpace> {
+    Reinforce::new(
         space.clone(),
         ReinforceConfig {
             seed: 7,
@@ -97,7 +95,14 @@ pub fn nas_rl_history(estimator: impl Estimator<NasRlArch> + 'static) -> Vec<Eva
         },
         Device::flex(),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// The history of a NAS-RL search of [`nas_rl_space`]: 2 rounds of 4 children, controller
+/// seed 7, children estimated by `estimator`.
+pub fn nas_rl_history(estimator: impl Estimator<NasRlArch> + 'static) -> Vec<Evaluation> {
+    let space = nas_rl_space();
+    let strategy = nas_rl_controller(&space);
     let mut config = SearchConfig::multi_trial(2, 4);
     config.quiet = true;
     let mut search = Search::new(&space, strategy, estimator, config).unwrap();

@@ -359,9 +359,9 @@ impl<A: Sync, S: Supernet<A>> Estimator<A> for SharedWeights<S> {
     }
 
     /// Scores the children together, in parallel on the CPU's threads when the device is
-    /// `flex` (the parents are ignored): each takes the validation minibatch the sequential order would give it, so
-    /// the estimates are exactly those of one [`estimate`](Estimator::estimate) after the
-    /// other.
+    /// `flex` (the parents are ignored): each takes the validation minibatch the sequential
+    /// order would give it, so the estimates are exactly those of one
+    /// [`estimate`](Estimator::estimate) after the other.
     fn estimate_many(&mut self, children: &[(&A, Option<&A>)]) -> Result<Vec<Estimate>> {
         let archs: Vec<&A> = children.iter().map(|(arch, _)| *arch).collect();
         self.score(&archs)

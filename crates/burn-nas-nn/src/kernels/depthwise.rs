@@ -254,37 +254,60 @@ mod flex {
     /// `x·w + sum`, no fused multiply-add), and the padding's `0·w` terms change no sum, so the
     /// result is bit for bit flex's `conv2d`.
     fn forward_stride1_f32(d: &Dims, x: &[f32], weight: &[f32]) -> Vec<f32> {
-        let out_plane = d.ho * d.wo;
-        let mut out = vec![0.0f32; d.n * d.c * out_plane];
-        if out_plane == 0 {
+        let (hp, wp) = (d.ho + d.kh - 1, d.wo + d.kw - 1);
+        let taps = d.kh * d.kw;
+        padded_planes(
+            d.n * d.c,
+            (d.ho, d.wo),
+            (hp, wp),
+            |nc, padded| {
+                let xp = &x[nc * d.h * d.w..(nc + 1) * d.h * d.w];
+                for (r, row) in xp.chunks_exact(d.w).enumerate() {
+                    let at = (r + d.pt) * wp + d.pl;
+                    padded[at..at + d.w].copy_from_slice(row);
+                }
+            },
+            |nc, tap| {
+                let k = &weight[(nc % d.c) * taps..(nc % d.c + 1) * taps];
+                for i in 0..d.kh {
+                    for j in 0..d.kw {
+                        tap(i * wp + j, k[i * d.kw + j]);
+                    }
+                }
+            },
+        )
+    }
+
+    /// The scheme of the stride-1 kernels: each of the `planes` `rows × cols` planes of the
+    /// result (one rayon task each) is built from a zeroed `hp × wp` buffer into which
+    /// `fill(plane, buffer)` copies its source (the border stays zero: every plane writes the
+    /// same interior); for each `(offset, k)` that `taps(plane, tap)` hands `tap`, in order,
+    /// `k ×` the buffer from `offset` on is added to an accumulator of `(rows − 1)·wp + cols`
+    /// values, whose first `cols` values of every `wp` are the plane's rows.
+    fn padded_planes(
+        planes: usize,
+        (rows, cols): (usize, usize),
+        (hp, wp): (usize, usize),
+        fill: impl Fn(usize, &mut [f32]) + Sync,
+        taps: impl Fn(usize, &mut dyn FnMut(usize, f32)) + Sync,
+    ) -> Vec<f32> {
+        let plane = rows * cols;
+        let mut out = vec![0.0f32; planes * plane];
+        if plane == 0 {
             return out;
         }
-        let (hp, wp) = (d.ho + d.kh - 1, d.wo + d.kw - 1);
-        let span = (d.ho - 1) * wp + d.wo;
-        let taps = d.kh * d.kw;
-        out.par_chunks_mut(out_plane)
+        let span = (rows - 1) * wp + cols;
+        out.par_chunks_mut(plane)
             .with_min_len(8)
             .enumerate()
             .for_each_init(
-                // The border of `padded` stays zero: every plane writes the same interior.
                 || (vec![0.0f32; hp * wp], vec![0.0f32; span]),
                 |(padded, acc), (nc, o)| {
-                    let xp = &x[nc * d.h * d.w..(nc + 1) * d.h * d.w];
-                    for (r, row) in xp.chunks_exact(d.w).enumerate() {
-                        let at = (r + d.pt) * wp + d.pl;
-                        padded[at..at + d.w].copy_from_slice(row);
-                    }
-                    let c = nc % d.c;
-                    let k = &weight[c * taps..(c + 1) * taps];
+                    fill(nc, padded);
                     acc.fill(0.0);
-                    for i in 0..d.kh {
-                        for j in 0..d.kw {
-                            let kv = k[i * d.kw + j];
-                            scale_add(acc, &padded[i * wp + j..i * wp + j + span], kv);
-                        }
-                    }
-                    for (dst, src) in o.chunks_exact_mut(d.wo).zip(acc.chunks(wp)) {
-                        dst.copy_from_slice(&src[..d.wo]);
+                    taps(nc, &mut |at, k| scale_add(acc, &padded[at..at + span], k));
+                    for (dst, src) in o.chunks_exact_mut(cols).zip(acc.chunks(wp)) {
+                        dst.copy_from_slice(&src[..cols]);
                     }
                 },
             );
@@ -343,13 +366,7 @@ mod flex {
     /// the order in which [`grad_x_f32`] adds an input's terms (output rows ascending), and the
     /// padding's zero terms change no sum: the result is the same bit for bit.
     fn grad_x_stride1_f32(d: &Dims, weight: &[f32], grad: &[f32]) -> Vec<f32> {
-        let plane = d.h * d.w;
-        let mut out = vec![0.0f32; d.n * d.c * plane];
-        if plane == 0 || d.ho == 0 || d.wo == 0 {
-            return out;
-        }
         let (hp, wp) = (d.h + d.kh - 1, d.w + d.kw - 1);
-        let span = (d.h - 1) * wp + d.w;
         let taps = d.kh * d.kw;
         // Where output row `oh` / column `ow` lands in the padded buffer (outputs whose window
         // holds no input pixel land outside it and are left out).
@@ -361,41 +378,32 @@ mod flex {
                 (0..hp as isize).contains(&a).then_some((oh, a as usize))
             })
             .collect();
-        let (ow_lo, ow_hi) = (
-            (-left).max(0) as usize,
-            (d.wo as isize).min(wp as isize - left).max(0) as usize,
-        );
-        if ow_lo >= ow_hi {
-            return out;
+        let ow_lo = (-left).max(0) as usize;
+        let ow_hi = (d.wo as isize).min(wp as isize - left).max(0) as usize;
+        if d.ho == 0 || ow_lo >= ow_hi {
+            return vec![0.0f32; d.n * d.c * d.h * d.w];
         }
         let b0 = (ow_lo as isize + left) as usize;
-        out.par_chunks_mut(plane)
-            .with_min_len(8)
-            .enumerate()
-            .for_each_init(
-                // The border of `padded` stays zero: every plane writes the same interior.
-                || (vec![0.0f32; hp * wp], vec![0.0f32; span]),
-                |(padded, acc), (nc, gx)| {
-                    let g = &grad[nc * d.ho * d.wo..(nc + 1) * d.ho * d.wo];
-                    for &(oh, a) in &rows {
-                        let src = &g[oh * d.wo + ow_lo..oh * d.wo + ow_hi];
-                        padded[a * wp + b0..a * wp + b0 + src.len()].copy_from_slice(src);
+        padded_planes(
+            d.n * d.c,
+            (d.h, d.w),
+            (hp, wp),
+            |nc, padded| {
+                let g = &grad[nc * d.ho * d.wo..(nc + 1) * d.ho * d.wo];
+                for &(oh, a) in &rows {
+                    let src = &g[oh * d.wo + ow_lo..oh * d.wo + ow_hi];
+                    padded[a * wp + b0..a * wp + b0 + src.len()].copy_from_slice(src);
+                }
+            },
+            |nc, tap| {
+                let k = &weight[(nc % d.c) * taps..(nc % d.c + 1) * taps];
+                for i in (0..d.kh).rev() {
+                    for j in 0..d.kw {
+                        tap((d.kh - 1 - i) * wp + d.kw - 1 - j, k[i * d.kw + j]);
                     }
-                    let c = nc % d.c;
-                    let k = &weight[c * taps..(c + 1) * taps];
-                    acc.fill(0.0);
-                    for i in (0..d.kh).rev() {
-                        for j in 0..d.kw {
-                            let at = (d.kh - 1 - i) * wp + d.kw - 1 - j;
-                            scale_add(acc, &padded[at..at + span], k[i * d.kw + j]);
-                        }
-                    }
-                    for (dst, src) in gx.chunks_exact_mut(d.w).zip(acc.chunks(wp)) {
-                        dst.copy_from_slice(&src[..d.w]);
-                    }
-                },
-            );
-        out
+                }
+            },
+        )
     }
 
     /// `grad_w[c, i, j] = Σ_{n, oh, ow} grad[n, c, oh, ow] · x[n, c, oh·sh + i − pt, ow·sw + j − pl]`,
