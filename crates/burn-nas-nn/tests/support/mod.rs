@@ -50,7 +50,11 @@ pub fn scalar(t: Tensor<1>) -> f32 {
 /// One parameter: its id, whether it has a gradient, and its values.
 pub struct Snapshot {
     pub id: ParamId,
+    /// The parameter's path in the module tree, `.`-joined.
+    pub path: String,
     pub has_grad: bool,
+    /// The largest |gradient| entry (0 without a gradient).
+    pub grad_max: f32,
     pub values: Vec<f32>,
 }
 
@@ -79,11 +83,15 @@ impl ModuleVisitor for Collector<'_> {
             return;
         }
         let val = param.val();
-        let has_grad = self.grads.is_some_and(|g| val.grad(g).is_some());
+        let grad = self.grads.and_then(|g| val.grad(g));
+        let has_grad = grad.is_some();
+        let grad_max = grad.map_or(0.0, |g| g.abs().max().into_scalar::<f32>());
         let values = val.into_data().try_to_vec::<f32>().unwrap_or_default();
         self.out.push(Snapshot {
             id: param.id,
+            path: self.path.join("."),
             has_grad,
+            grad_max,
             values,
         });
     }
