@@ -1,7 +1,7 @@
 //! Real training on the embedded Fashion-MNIST subset: low-fidelity training from scratch,
 //! early stopping by curve extrapolation, weight inheritance, and ENAS weight sharing.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use burn::tensor::Device;
 use burn_nas_data::{Augmentation, fashion_mnist};
@@ -15,6 +15,15 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 /// The embedded subset: 5,000 images train, the last 1,000 of the 6,000 validate.
+/// The flex backend has one random generator per process, shared by every thread; seeded
+/// training (dropout, drop path, lazily drawn initial weights) in two tests at once would
+/// interleave their draws. Each test takes its turn.
+static DEVICE_RNG: Mutex<()> = Mutex::new(());
+
+fn turn() -> MutexGuard<'static, ()> {
+    DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn task() -> &'static Task {
     static TASK: OnceLock<Task> = OnceLock::new();
     TASK.get_or_init(|| {
@@ -68,6 +77,7 @@ fn low_fidelity(epochs: usize, fraction: f64) -> Fidelity {
 
 #[test]
 fn train_from_scratch_at_low_fidelity_learns_fashion_mnist() {
+    let _turn = turn();
     let mut estimator = TrainFromScratch::new(
         NasRlChild(NasRlNetConfig::new(10)),
         task(),
@@ -93,6 +103,7 @@ fn train_from_scratch_at_low_fidelity_learns_fashion_mnist() {
 
 #[test]
 fn curve_extrapolation_stops_a_hopeless_real_run() {
+    let _turn = turn();
     let inner = TrainFromScratch::new(
         NasRlChild(NasRlNetConfig::new(10)),
         task(),
@@ -123,6 +134,7 @@ fn curve_extrapolation_stops_a_hopeless_real_run() {
 
 #[test]
 fn inherited_weights_start_lower_than_scratch() {
+    let _turn = turn();
     let make = || {
         TrainFromScratch::new(
             NasRlChild(NasRlNetConfig::new(10)),
@@ -153,6 +165,7 @@ fn inherited_weights_start_lower_than_scratch() {
 
 #[test]
 fn shared_weights_accuracy_rises_with_prepare() {
+    let _turn = turn();
     let device = Device::flex();
     // A small space (2 nodes, 3 ops) so that a few epochs train every shared op several times.
     let space = MicroSpace::new(
@@ -161,6 +174,7 @@ fn shared_weights_accuracy_rises_with_prepare() {
     )
     .unwrap();
     let task = task().reduced(0.5, Some(14), 1).unwrap();
+    device.seed(5);
     let supernet = MicroSupernetConfig::new(10)
         .with_in_channels(1)
         .with_image_size(14)
@@ -192,9 +206,9 @@ fn shared_weights_accuracy_rises_with_prepare() {
     }
     println!("shared weights: mean accuracy of 6 sampled architectures per epoch {curve:.3?}");
     assert_eq!(estimator.epochs(), 3);
-    // Measured 0.10 → 0.23 → 0.27 → 0.31 on the reference machine.
+    // Measured 0.102 → 0.273 → 0.354 → 0.434 (device seed 5, the same every run).
     let (before, after) = (curve[0], curve[3]);
-    assert!(after > 0.22 && after > before + 0.1, "{curve:?}");
+    assert!(after > 0.3 && after > before + 0.2, "{curve:?}");
 
     // Scored together (in parallel), the probes get exactly their one-by-one estimates: the
     // same minibatches in the same order, and the validation cursor ends in the same place.
@@ -222,6 +236,7 @@ fn shared_weights_accuracy_rises_with_prepare() {
 
 #[test]
 fn micro_children_train_through_the_same_loop() {
+    let _turn = turn();
     // The micro child (aux head, drop path) trains through the shared loop and improves.
     let config = MicroNetConfig::new(10)
         .with_layers(3)

@@ -75,6 +75,7 @@ fn parents() -> Vec<NasRlArch> {
 
 #[test]
 fn every_operator_preserves_the_function() {
+    let _turn = support::turn();
     let device = Device::flex();
     let mut kinds = BTreeSet::new();
     let mut worst = 0.0f32;
@@ -107,6 +108,7 @@ fn every_operator_preserves_the_function() {
 
 #[test]
 fn random_sequences_of_operators_preserve_the_function() {
+    let _turn = support::turn();
     let device = Device::flex();
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let mut deepened = 0;
@@ -143,6 +145,7 @@ fn random_sequences_of_operators_preserve_the_function() {
 
 #[test]
 fn what_would_change_the_function_is_refused() {
+    let _turn = support::turn();
     let parent = &parents()[0];
     let refused = |op: NasRlMorphism| match op.apply(parent, IMAGE) {
         Err(MorphError::NotApplicable { reason, .. }) => reason,
@@ -213,6 +216,7 @@ fn what_would_change_the_function_is_refused() {
 
 #[test]
 fn the_found_sequence_rebuilds_the_child() {
+    let _turn = support::turn();
     let parent = &parents()[0];
     let ops = [
         NasRlMorphism::Widen {

@@ -61,6 +61,7 @@ fn macro_parents() -> Vec<MacroArch> {
 
 #[test]
 fn every_macro_operator_preserves_the_function() {
+    let _turn = support::turn();
     let device = Device::flex();
     let mut kinds = BTreeSet::new();
     let (mut worst, mut tried) = (0.0f32, 0);
@@ -88,6 +89,7 @@ fn every_macro_operator_preserves_the_function() {
 
 #[test]
 fn sequences_of_macro_operators_preserve_the_function() {
+    let _turn = support::turn();
     let device = Device::flex();
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let mut deepened = 0;
@@ -121,6 +123,7 @@ fn sequences_of_macro_operators_preserve_the_function() {
 
 #[test]
 fn what_would_change_a_macro_network_is_refused() {
+    let _turn = support::turn();
     use burn_nas_space::MacroOp::*;
     let parent = &macro_parents()[0];
     let refused = |op: MacroMorphism| match op.apply(parent) {
@@ -164,6 +167,7 @@ fn what_would_change_a_macro_network_is_refused() {
 
 #[test]
 fn the_found_macro_sequence_rebuilds_the_child() {
+    let _turn = support::turn();
     let parent = &macro_parents()[0];
     let ops = [
         MacroMorphism::AddSkip { from: 0, to: 5 },
@@ -209,6 +213,7 @@ fn micro_difference(parent: &MicroArch, child: &MicroArch, seed: u64, style: Cel
 
 #[test]
 fn every_micro_operator_preserves_the_function() {
+    let _turn = support::turn();
     let space = MicroSpace::default();
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let mut tried = BTreeSet::new();

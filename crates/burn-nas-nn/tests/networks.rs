@@ -50,6 +50,7 @@ fn check_forward_backward<N: Network + Module>(
 
 #[test]
 fn random_micro_children_run_forward_and_backward() {
+    let _turn = turn();
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let space = MicroSpace::default();
     for (channels, size) in [(1, 12), (3, 8)] {
@@ -68,6 +69,7 @@ fn random_micro_children_run_forward_and_backward() {
 
 #[test]
 fn random_macro_children_run_forward_and_backward() {
+    let _turn = turn();
     let mut rng = ChaCha8Rng::seed_from_u64(12);
     let space = MacroSpace::new(6, &MacroOp::ALL).unwrap();
     for (channels, size) in [(1, 12), (3, 8)] {
@@ -85,6 +87,7 @@ fn random_macro_children_run_forward_and_backward() {
 
 #[test]
 fn random_nas_rl_children_run_forward_and_backward() {
+    let _turn = turn();
     let mut rng = ChaCha8Rng::seed_from_u64(13);
     let space =
         NasRlSpace::with_options(5, &[1, 2, 3, 5], &[1, 3, 4, 7], &[4, 6], Some(&[1, 2, 3]))
@@ -103,6 +106,7 @@ fn random_nas_rl_children_run_forward_and_backward() {
 
 #[test]
 fn random_supernet_paths_run_forward_and_backward() {
+    let _turn = turn();
     let mut rng = ChaCha8Rng::seed_from_u64(14);
     let device = device();
     let micro_space = MicroSpace::default();
@@ -172,6 +176,7 @@ fn overfit<N: Network + Module>(
 
 #[test]
 fn fixed_children_overfit_a_tiny_batch() {
+    let _turn = turn();
     let device = device();
     let micro = MicroArch::from_enas_string(ENAS_FINAL).unwrap();
     let net = MicroNetConfig::new(4)
@@ -254,6 +259,7 @@ fn supernet_step_touches_only_the_path<M: Module>(
 
 #[test]
 fn micro_supernet_step_changes_only_the_sampled_path() {
+    let _turn = turn();
     let device = device();
     let space = MicroSpace::default();
     let net = MicroSupernetConfig::new(3)
@@ -276,6 +282,7 @@ fn micro_supernet_step_changes_only_the_sampled_path() {
 
 #[test]
 fn macro_supernet_step_changes_only_the_sampled_path() {
+    let _turn = turn();
     let device = device();
     let space = MacroSpace::new(6, &MacroOp::ALL).unwrap();
     let net = MacroSupernetConfig::new(3)
@@ -297,6 +304,7 @@ fn macro_supernet_step_changes_only_the_sampled_path() {
 
 #[test]
 fn parameter_counts_match_hand_computed_values() {
+    let _turn = turn();
     let device = device();
     let layer = |h, w, filters, inputs: Vec<usize>| NasRlLayer {
         filter_height: h,
@@ -398,6 +406,7 @@ fn parameter_counts_match_hand_computed_values() {
 
 #[test]
 fn official_enas_micro_network_builds_at_final_size() {
+    let _turn = turn();
     let device = burn::tensor::Device::flex();
     let arch = MicroArch::from_enas_string(ENAS_FINAL).unwrap();
     let net = MicroNetConfig::new(10).init(&arch, &device).unwrap();
@@ -422,6 +431,7 @@ fn official_enas_micro_network_builds_at_final_size() {
 
 #[test]
 fn impossible_network_settings_are_errors() {
+    let _turn = turn();
     let device = device();
     let arch = MicroArch::from_enas_string(ENAS_FINAL).unwrap();
     for (config, field) in [
@@ -469,6 +479,7 @@ const ENAS_MACRO_FINAL: &str = "0
 
 #[test]
 fn official_enas_macro_network_builds_at_final_size() {
+    let _turn = turn();
     let device = burn::tensor::Device::flex();
     let arch = MacroArch::from_enas_string(ENAS_MACRO_FINAL).unwrap();
     assert_eq!(arch.layers.len(), 24);

@@ -14,6 +14,17 @@ use burn_nas_space::morphism::MorphError;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeSet;
+use std::sync::{Mutex, MutexGuard};
+
+/// The flex backend has one random generator per process, shared by every thread, and a
+/// parameter's initial values are drawn at its first use: tests that seed and then draw (a
+/// batch, a network's weights) take turns, so that another test's draws cannot land in between.
+static DEVICE_RNG: Mutex<()> = Mutex::new(());
+
+/// Takes the test's turn with the device's random generator (see [`DEVICE_RNG`]).
+pub fn turn() -> MutexGuard<'static, ()> {
+    DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 pub fn device() -> Device {
     Device::flex().autodiff()
