@@ -108,7 +108,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             (recorded, None)
         }
         None => {
-            let run = RunDir::create(&cli.out, cli.overwrite)?;
+            let run = RunDir::create(&cli.out, common::if_exists(cli.overwrite))?;
             (train_children(&cli, &run)?, Some(run))
         }
     };

@@ -126,7 +126,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     if cli.steps == 0 || cli.children == 0 || cli.child_epochs == 0 || cli.random_epochs == 0 {
         return Err("--steps, --children, --child-epochs and --random-epochs must be ≥ 1".into());
     }
-    let run = RunDir::create(&cli.out, cli.overwrite)?;
+    let run = RunDir::create(&cli.out, common::if_exists(cli.overwrite))?;
     let (task, net) = cli.data.load()?;
     let budget = cli.steps * cli.children * cli.child_epochs;
     let random_children = (budget / cli.random_epochs).max(1);

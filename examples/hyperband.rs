@@ -95,7 +95,7 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
-    let run = RunDir::create(&cli.out, cli.overwrite)?;
+    let run = RunDir::create(&cli.out, common::if_exists(cli.overwrite))?;
     let (task, net) = cli.data.load()?;
     let space = NasRlSpace::new(cli.layers)?.with_strides(&[1, 2])?;
 

@@ -305,7 +305,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// `rank.json` included).
 fn run_dir(args: &CommonArgs) -> Result<RunDir, Box<dyn std::error::Error>> {
     Ok(match &args.out {
-        Some(dir) => RunDir::create(dir, args.overwrite)?,
+        Some(dir) => RunDir::create(dir, common::if_exists(args.overwrite))?,
         None => RunDir::next_free(PathBuf::from("runs").join("rank"))?,
     })
 }

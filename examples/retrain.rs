@@ -155,7 +155,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         report.seconds
     );
     let run_dir = match &cli.common.out {
-        Some(dir) => RunDir::create(dir, cli.common.overwrite)?,
+        Some(dir) => RunDir::create(dir, common::if_exists(cli.common.overwrite))?,
         None => RunDir::next_free(PathBuf::from("runs").join("retrain"))?,
     };
     run_dir.write("arch.json", retrained.arch_json.as_bytes())?;

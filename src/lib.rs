@@ -71,8 +71,8 @@ pub mod prelude {
         NasRlNetConfig, Network,
     };
     pub use burn_nas_search::{
-        Budget, BudgetAxis, Derive, HalvingConfig, MultiFidelitySearch, Outcome, RunDir, Schedule,
-        Search, SearchConfig, SearchError, Status, Summary,
+        Budget, BudgetAxis, Derive, HalvingConfig, IfExists, MultiFidelitySearch, Outcome, RunDir,
+        Schedule, Search, SearchConfig, SearchError, Status, Summary,
     };
     pub use burn_nas_space::{
         AnyArch, ArchError, Architecture, Decision, Decisions, MacroArch, MacroOp, MacroSpace,

@@ -117,7 +117,8 @@ fn originals() -> &'static Vec<(Kind, PathBuf)> {
                     std::process::id()
                 ));
                 let _ = std::fs::remove_dir_all(&dir);
-                let mut first = search(kind, 1).with_run_dir(RunDir::create(&dir, false).unwrap());
+                let mut first =
+                    search(kind, 1).with_run_dir(RunDir::create(&dir, IfExists::Refuse).unwrap());
                 first.run().unwrap();
                 (kind, dir)
             })

@@ -254,7 +254,7 @@ fn resuming_at_every_rung_gives_the_uninterrupted_run() {
     let path = support::scratch_dir("hb-every-rung");
     let mut first = MultiFidelitySearch::new(&space, evolution(), fresh_scripted(), hb.clone())
         .unwrap()
-        .with_run_dir(RunDir::create(&path, false).unwrap());
+        .with_run_dir(RunDir::create(&path, IfExists::Refuse).unwrap());
     let mut sessions = 1;
     let mut done = first.run_rungs(1).unwrap();
     drop(first);
@@ -307,7 +307,7 @@ fn bad_rewards_and_damaged_positions_are_typed_errors() {
         sh.clone(),
     )
     .unwrap()
-    .with_run_dir(RunDir::create(&path, false).unwrap());
+    .with_run_dir(RunDir::create(&path, IfExists::Refuse).unwrap());
     match search.run() {
         Err(SearchError::Strategy(StrategyError::BadReward { index: 1, reward })) => {
             assert!(reward.is_nan())
@@ -499,7 +499,7 @@ fn real_successive_halving_resumes_exactly() {
         sh.clone(),
     )
     .unwrap()
-    .with_run_dir(RunDir::create(&path, false).unwrap());
+    .with_run_dir(RunDir::create(&path, IfExists::Refuse).unwrap());
     assert!(!first.run_rungs(1).unwrap());
     assert!(path.join(MULTI_FIDELITY_FILE).is_file());
     drop(first);

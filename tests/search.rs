@@ -135,7 +135,7 @@ fn check_run_dir<A: Architecture>(dir: &Path, derived: &A, expected_evaluations:
 fn enas_micro_search_writes_a_complete_run_directory() {
     let _turn = turn();
     let dir = support::scratch_dir("enas-micro");
-    let mut search = enas_micro(2).with_run_dir(RunDir::create(&dir, false).unwrap());
+    let mut search = enas_micro(2).with_run_dir(RunDir::create(&dir, IfExists::Refuse).unwrap());
     assert_eq!(search.run().unwrap(), Outcome::BudgetReached);
     let derived = search.derive().unwrap();
     // 2 rounds × 2 updates × 3 proposals, then 3 derivation candidates.
@@ -164,17 +164,17 @@ fn enas_micro_search_writes_a_complete_run_directory() {
     assert!(summary.retrain.is_some());
 
     // A run directory is never overwritten unless asked.
-    let err = RunDir::create(&dir, false).unwrap_err();
+    let err = RunDir::create(&dir, IfExists::Refuse).unwrap_err();
     assert!(err.to_string().contains("already holds a run"), "{err}");
     // …and overwriting only ever deletes a run directory.
     let other = support::scratch_dir("not-a-run-dir");
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(other.join("precious.txt"), "user data").unwrap();
-    let err = RunDir::create(&other, true).unwrap_err();
+    let err = RunDir::create(&other, IfExists::ReplaceRun).unwrap_err();
     assert!(err.to_string().contains("refusing to delete"), "{err}");
     assert!(other.join("precious.txt").is_file());
     std::fs::remove_dir_all(&other).unwrap();
-    RunDir::create(&dir, true).unwrap();
+    RunDir::create(&dir, IfExists::ReplaceRun).unwrap();
     assert!(!dir.join("summary.json").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -206,7 +206,7 @@ fn enas_macro_search_writes_a_complete_run_directory() {
     };
     let mut search: Search<MacroArch> = Search::new(&space, strategy, estimator, config)
         .unwrap()
-        .with_run_dir(RunDir::create(&dir, false).unwrap());
+        .with_run_dir(RunDir::create(&dir, IfExists::Refuse).unwrap());
     search.run().unwrap();
     let derived = search.derive().unwrap();
     check_run_dir(&dir, &derived.arch, 2 * 2 + 2);
@@ -248,7 +248,7 @@ fn nas_rl_search_with_curve_extrapolation_writes_a_complete_run_directory() {
         quiet(SearchConfig::multi_trial(2, 2)),
     )
     .unwrap()
-    .with_run_dir(RunDir::create(&dir, false).unwrap());
+    .with_run_dir(RunDir::create(&dir, IfExists::Refuse).unwrap());
     search.run().unwrap();
     let derived = search.derive().unwrap();
     let best = search
@@ -323,7 +323,8 @@ fn evolution_search(rounds: usize) -> Search<MicroArch> {
 fn evolution_with_weight_inheritance_writes_a_complete_run_directory() {
     let _turn = turn();
     let dir = support::scratch_dir("evolution");
-    let mut search = evolution_search(3).with_run_dir(RunDir::create(&dir, false).unwrap());
+    let mut search =
+        evolution_search(3).with_run_dir(RunDir::create(&dir, IfExists::Refuse).unwrap());
     search.run().unwrap();
     let derived = search.derive().unwrap();
     check_run_dir(&dir, &derived.arch, 3 * 2);
@@ -362,7 +363,7 @@ fn enas_search_resumed_after_a_stop_gives_the_uninterrupted_history() {
 
     // Stopped after round 1 (budget), resumed; then Ctrl-C in the middle of round 2, resumed.
     let dir = support::scratch_dir("resume");
-    let mut first = enas_micro(1).with_run_dir(RunDir::create(&dir, false).unwrap());
+    let mut first = enas_micro(1).with_run_dir(RunDir::create(&dir, IfExists::Refuse).unwrap());
     first.run().unwrap();
     drop(first);
     let mut second = enas_micro(3).resume(RunDir::open(&dir).unwrap()).unwrap();
@@ -393,7 +394,8 @@ fn evolution_search_with_inheritance_resumes_exactly() {
     let mut whole = evolution_search(4);
     whole.run().unwrap();
     let dir = support::scratch_dir("resume-evolution");
-    let mut first = evolution_search(2).with_run_dir(RunDir::create(&dir, false).unwrap());
+    let mut first =
+        evolution_search(2).with_run_dir(RunDir::create(&dir, IfExists::Refuse).unwrap());
     first.run().unwrap();
     drop(first);
     let mut resumed = evolution_search(4)
@@ -408,7 +410,8 @@ fn evolution_search_with_inheritance_resumes_exactly() {
 fn resume_rejects_a_checkpoint_of_another_search_or_a_damaged_one() {
     let _turn = turn();
     let dir = support::scratch_dir("resume-mismatch");
-    let mut first = evolution_search(1).with_run_dir(RunDir::create(&dir, false).unwrap());
+    let mut first =
+        evolution_search(1).with_run_dir(RunDir::create(&dir, IfExists::Refuse).unwrap());
     first.run().unwrap();
     let err = enas_micro(2)
         .resume(RunDir::open(&dir).unwrap())

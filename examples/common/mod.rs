@@ -393,6 +393,15 @@ fn take(data: ImageDataset, limit: usize) -> Result<ImageDataset, Box<dyn std::e
 }
 
 /// The budget from the flags, with `default_rounds` when none is given.
+/// What `--overwrite` asks of an existing run directory.
+pub fn if_exists(overwrite: bool) -> IfExists {
+    if overwrite {
+        IfExists::ReplaceRun
+    } else {
+        IfExists::Refuse
+    }
+}
+
 pub fn budget(args: &CommonArgs, default_rounds: usize) -> Budget {
     let mut budget = Budget {
         rounds: args.rounds,
@@ -421,7 +430,7 @@ pub fn attach<A: Architecture>(
         Some(dir) => search.resume(RunDir::open(dir)?)?,
         None => {
             let run = match &args.out {
-                Some(dir) => RunDir::create(dir, args.overwrite)?,
+                Some(dir) => RunDir::create(dir, if_exists(args.overwrite))?,
                 None => RunDir::next_free(PathBuf::from("runs").join(example))?,
             };
             search.with_run_dir(run)

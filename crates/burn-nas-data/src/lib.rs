@@ -14,7 +14,7 @@
 //!
 //! ```
 //! use burn::tensor::Device;
-//! use burn_nas_data::{epoch_batches, fashion_mnist, Augmentation, Batcher, Normalization};
+//! use burn_nas_data::{epoch_batches, fashion_mnist, Augmentation, Batcher, LastBatch, Normalization};
 //! use rand::SeedableRng;
 //!
 //! let (train, _test) = fashion_mnist::load_embedded()?;
@@ -22,7 +22,7 @@
 //! let batcher = Batcher::new(Normalization::from_dataset(&train), Device::flex());
 //! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
 //! let augmentation = Augmentation::enas();
-//! let batches = epoch_batches(train.len(), 64, Some(&mut rng), false)?;
+//! let batches = epoch_batches(train.len(), 64, Some(&mut rng), LastBatch::Drop)?;
 //! let (images, labels) = batcher.batch(&train, &batches[0], Some((&augmentation, &mut rng)))?;
 //! assert_eq!(images.dims(), [64, 1, 28, 28]);
 //! assert_eq!(labels.dims(), [64]);
@@ -48,6 +48,6 @@ mod split;
 pub use augment::Augmentation;
 pub use batcher::Batcher;
 pub use dataset::ImageDataset;
-pub use epoch::epoch_batches;
+pub use epoch::{LastBatch, epoch_batches};
 pub use error::DataError;
 pub use normalization::{MIN_STD, Normalization};

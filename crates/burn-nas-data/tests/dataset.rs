@@ -2,7 +2,7 @@
 
 mod common;
 
-use burn_nas_data::{DataError, ImageDataset, Normalization, epoch_batches};
+use burn_nas_data::{DataError, ImageDataset, LastBatch, Normalization, epoch_batches};
 use common::flat_dataset;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -250,23 +250,31 @@ fn normalization_is_the_exact_per_channel_mean_and_std() {
 
 #[test]
 fn epoch_batches_in_order_and_keep_last() {
-    let batches = epoch_batches(10, 4, None, true).unwrap();
+    let batches = epoch_batches(10, 4, None, LastBatch::Keep).unwrap();
     assert_eq!(
         batches,
         vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]
     );
-    let batches = epoch_batches(10, 4, None, false).unwrap();
+    let batches = epoch_batches(10, 4, None, LastBatch::Drop).unwrap();
     assert_eq!(batches, vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]]);
-    assert!(epoch_batches(3, 4, None, false).unwrap().is_empty());
-    assert_eq!(epoch_batches(8, 4, None, false).unwrap().len(), 2);
-    assert!(epoch_batches(0, 4, None, true).unwrap().is_empty());
+    assert!(
+        epoch_batches(3, 4, None, LastBatch::Drop)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(epoch_batches(8, 4, None, LastBatch::Drop).unwrap().len(), 2);
+    assert!(
+        epoch_batches(0, 4, None, LastBatch::Keep)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
 fn epoch_batches_shuffle_covers_every_index_once_and_is_seeded() {
     let shuffled = |seed: u64| {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        epoch_batches(103, 10, Some(&mut rng), true).unwrap()
+        epoch_batches(103, 10, Some(&mut rng), LastBatch::Keep).unwrap()
     };
     let a = shuffled(5);
     assert_eq!(a.len(), 11);
@@ -281,15 +289,15 @@ fn epoch_batches_shuffle_covers_every_index_once_and_is_seeded() {
 
     // Consecutive epochs from one generator differ.
     let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let first = epoch_batches(103, 10, Some(&mut rng), false).unwrap();
-    let second = epoch_batches(103, 10, Some(&mut rng), false).unwrap();
+    let first = epoch_batches(103, 10, Some(&mut rng), LastBatch::Drop).unwrap();
+    let second = epoch_batches(103, 10, Some(&mut rng), LastBatch::Drop).unwrap();
     assert_ne!(first, second);
     assert_eq!(first.concat().len(), 100);
 }
 
 #[test]
 fn epoch_batch_size_zero_is_invalid() {
-    let err = epoch_batches(10, 0, None, true).unwrap_err();
+    let err = epoch_batches(10, 0, None, LastBatch::Keep).unwrap_err();
     assert!(
         matches!(
             err,

@@ -8,7 +8,7 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor};
 use burn_nas_backend::is_flex;
-use burn_nas_data::{Batcher, epoch_batches};
+use burn_nas_data::{Batcher, LastBatch, epoch_batches};
 use burn_nas_nn::{MacroSupernet, MicroSupernet, Mode, NetError};
 use burn_nas_space::{MacroArch, MicroArch};
 use rand::SeedableRng;
@@ -224,7 +224,7 @@ impl<S: Module> SharedWeights<S> {
             self.task.train.len(),
             self.training.batch_size,
             Some(&mut self.rng),
-            false,
+            LastBatch::Drop,
         )?;
         let steps = batches.len().max(1);
         // Dropout draws from the device's generator: seeding it per epoch makes every epoch

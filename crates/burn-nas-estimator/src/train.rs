@@ -9,7 +9,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Int, Tensor};
-use burn_nas_data::{Augmentation, Batcher, ImageDataset, epoch_batches};
+use burn_nas_data::{Augmentation, Batcher, ImageDataset, LastBatch, epoch_batches};
 use burn_nas_nn::{Mode, Network};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -239,7 +239,7 @@ pub fn evaluate<N: Network>(
     let net = net.valid();
     let mut loss_sum = 0.0;
     let mut hits = 0;
-    for indices in epoch_batches(data.len(), batch_size, None, true)? {
+    for indices in epoch_batches(data.len(), batch_size, None, LastBatch::Keep)? {
         let (x, y) = batcher.batch(data, &indices, None)?;
         let logits = net.forward(x, Mode::EVAL);
         loss_sum += f64::from(cross_entropy(logits.clone(), y.clone()).into_scalar::<f32>())
@@ -306,7 +306,12 @@ pub(crate) fn train_device_seeded<N: Network>(
     };
     for epoch in 0..config.epochs {
         let start = Instant::now();
-        let batches = epoch_batches(task.train.len(), config.batch_size, Some(&mut rng), true)?;
+        let batches = epoch_batches(
+            task.train.len(),
+            config.batch_size,
+            Some(&mut rng),
+            LastBatch::Keep,
+        )?;
         let steps = batches.len().max(1);
         let mut loss_sum = 0.0;
         let mut hits = 0;

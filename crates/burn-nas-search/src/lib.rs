@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! Search::new(&space, strategy, estimator, config)?   // any strategy × estimator × space
-//!     .with_run_dir(RunDir::create("runs/enas", false)?)
+//!     .with_run_dir(RunDir::create("runs/enas", IfExists::Refuse)?)
 //!     .run()?;                                        // rounds until the budget is spent
 //! search.derive()?;                                   // the final architecture
 //! ```
@@ -49,6 +49,6 @@ pub use multi_fidelity::{
     MultiFidelityOutcome, MultiFidelitySearch, OUTCOME_FILE, Rung, RungEvaluation, Schedule,
 };
 pub use plot::reward_png;
-pub use run_dir::RunDir;
+pub use run_dir::{IfExists, RunDir};
 pub use search::{Derived, Outcome, Search};
 pub use summary::{Status, Summary};

@@ -7,6 +7,17 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Result, SearchError, io};
 
+/// What [`RunDir::create`] does with a directory that already holds files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IfExists {
+    /// Refuse it ([`SearchError::RunExists`]): nothing is lost unless asked.
+    #[default]
+    Refuse,
+    /// Delete it first, if it holds a run; any other non-empty directory is still refused
+    /// ([`SearchError::NotARun`]). The examples' `--overwrite`.
+    ReplaceRun,
+}
+
 /// The directory of one search run.
 ///
 /// | file | content |
@@ -26,20 +37,21 @@ pub struct RunDir {
 
 impl RunDir {
     /// A new run in `path`: creates the directory. An existing directory that is not empty is
-    /// an error ([`SearchError::RunExists`]) unless `overwrite`, in which case it is deleted
-    /// first — but only if it holds a run (a `summary.json`, `retrain.json`, `rank.json`,
-    /// `multi_fidelity.json`, an example's `report.json` or `checkpoint/`);
-    /// any other non-empty directory is refused ([`SearchError::NotARun`]).
+    /// an error ([`SearchError::RunExists`]) with [`IfExists::Refuse`]; with
+    /// [`IfExists::ReplaceRun`] it is deleted first — but only if it holds a run (a
+    /// `summary.json`, `retrain.json`, `rank.json`, `multi_fidelity.json`, an example's
+    /// `report.json` or `checkpoint/`); any other non-empty directory is refused
+    /// ([`SearchError::NotARun`]).
     ///
     /// # Errors
     /// [`SearchError::RunExists`], [`SearchError::NotARun`], or the directory cannot be created
     /// or cleared.
-    pub fn create(path: impl AsRef<Path>, overwrite: bool) -> Result<Self> {
+    pub fn create(path: impl AsRef<Path>, if_exists: IfExists) -> Result<Self> {
         let root = path.as_ref().to_path_buf();
         if root.exists() {
             let empty = fs::read_dir(&root).map_err(io(&root))?.next().is_none();
             if !empty {
-                if !overwrite {
+                if if_exists == IfExists::Refuse {
                     return Err(SearchError::RunExists(root));
                 }
                 // Overwriting deletes the directory: only ever one that holds a run.
@@ -79,7 +91,7 @@ impl RunDir {
             );
             candidate = base.with_file_name(name);
         }
-        RunDir::create(candidate, false)
+        RunDir::create(candidate, IfExists::Refuse)
     }
 
     /// An existing run to resume: a [`Search`](crate::Search)'s (`checkpoint/`) or a

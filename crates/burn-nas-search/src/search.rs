@@ -595,12 +595,12 @@ impl<A: Architecture> Search<A> {
     pub fn record_retrain(&mut self, report: RetrainReport, weights: Option<&[u8]>) -> Result<()> {
         if let (Some(run), Some(bytes)) = (&self.run, weights) {
             run.write("retrained.bpk", bytes)?;
-            run.write(
-                "retrain.json",
-                serde_json::to_string_pretty(&report)
-                    .unwrap_or_default()
-                    .as_bytes(),
-            )?;
+            let json =
+                serde_json::to_string_pretty(&report).map_err(|e| SearchError::Checkpoint {
+                    path: run.path().to_path_buf(),
+                    reason: format!("the retraining report does not serialize: {e}"),
+                })?;
+            run.write("retrain.json", json.as_bytes())?;
         }
         self.retrain = Some(report);
         self.write_outputs(Status::Finished)
