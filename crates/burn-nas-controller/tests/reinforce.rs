@@ -585,61 +585,87 @@ fn preset_run<S: SearchSpace + Clone>(
     (mean(&means[..window]), mean(&means[updates - window..]))
 }
 
-#[test]
-fn shipped_presets_learn_a_known_optimum() {
-    // Each preset exactly as shipped (learning rate, tanh constants, temperature, baseline
-    // decay, op biases, skip penalty), with its paper's samples per update, on its own space.
-    // Measured (seed 1): NAS-RL 0.362 -> 0.984 in 300 updates; ENAS macro 0.460 -> 0.795 and
-    // ENAS micro 0.220 -> 0.351 in 600 (ENAS micro's op logits are bounded to ±0.44 and its
-    // fixed bias works against identity on the normal cell: it cannot pass ~0.55 here; before
-    // the preset took the official extra anchor step and input reset per node, 0.403). On a
-    // hidden *random* target per position, which only a position embedding makes easy, the
-    // two ENAS presets stay at chance for 1,500 updates (docs/controller.md).
-    let report = |name: &str, (first, last): (f64, f64), floor: f64, gain: f64| {
-        println!("{name}: mean reward {first:.3} (first 20 updates) -> {last:.3} (last 20)");
-        assert!(last >= floor, "{name}: {first} -> {last}, floor {floor}");
-        assert!(
-            last - first >= gain,
-            "{name}: {first} -> {last}, gain {gain}"
-        );
-    };
-    let nas_rl = NasRlSpace::new(6)
+/// Runs a preset exactly as shipped (learning rate, tanh constants, temperature, baseline
+/// decay, op biases, skip penalty), with its paper's samples per update, on its own space, and
+/// checks its mean reward: at least `floor` over the last 20 updates and `gain` above the first
+/// 20. Measured (seed 1): NAS-RL 0.362 -> 0.984 in 300 updates; ENAS macro 0.460 -> 0.795 and
+/// ENAS micro 0.220 -> 0.351 in 600 (ENAS micro's op logits are bounded to ±0.44 and its
+/// fixed bias works against identity on the normal cell: it cannot pass ~0.55 here; before
+/// the preset took the official extra anchor step and input reset per node, 0.403). On a
+/// hidden *random* target per position, which only a position embedding makes easy, the two
+/// ENAS presets stay at chance for 1,500 updates (docs/controller.md). One test per preset, so
+/// that they run side by side.
+fn preset_learns<S: SearchSpace + Clone>(
+    name: &str,
+    space: &S,
+    config: ReinforceConfig,
+    (samples, updates): (usize, usize),
+    floor: f64,
+    gain: f64,
+) {
+    let (first, last) = preset_run(space, config, samples, updates);
+    println!("{name}: mean reward {first:.3} (first 20 updates) -> {last:.3} (last 20)");
+    assert!(last >= floor, "{name}: {first} -> {last}, floor {floor}");
+    assert!(
+        last - first >= gain,
+        "{name}: {first} -> {last}, gain {gain}"
+    );
+}
+
+fn nas_rl_space() -> NasRlSpace {
+    NasRlSpace::new(6)
         .unwrap()
         .with_strides(&[1, 2, 3])
-        .unwrap();
-    report(
+        .unwrap()
+}
+
+#[test]
+fn the_nas_rl_preset_learns_a_known_optimum() {
+    let space = nas_rl_space();
+    preset_learns(
         "nas_rl",
-        preset_run(&nas_rl, ReinforceConfig::nas_rl(), 10, 300),
+        &space,
+        ReinforceConfig::nas_rl(),
+        (10, 300),
         0.9,
         0.15,
     );
-    // The same with each layer's anchor point first, as in the paper's figure.
-    report(
+}
+
+#[test]
+fn the_nas_rl_preset_learns_a_known_optimum_with_anchors_first() {
+    // Each layer's anchor point first, as in the paper's figure.
+    let space = nas_rl_space().with_anchor_first().unwrap();
+    preset_learns(
         "nas_rl, anchor first",
-        preset_run(
-            &nas_rl.clone().with_anchor_first().unwrap(),
-            ReinforceConfig::nas_rl(),
-            10,
-            300,
-        ),
+        &space,
+        ReinforceConfig::nas_rl(),
+        (10, 300),
         0.9,
         0.15,
     );
-    let macro_space = MacroSpace::new(12, &MacroOp::ALL).unwrap();
-    report(
+}
+
+#[test]
+fn the_enas_macro_preset_learns_a_known_optimum() {
+    let space = MacroSpace::new(12, &MacroOp::ALL).unwrap();
+    preset_learns(
         "enas_macro",
-        preset_run(&macro_space, ReinforceConfig::enas_macro(), 20, 600),
+        &space,
+        ReinforceConfig::enas_macro(),
+        (20, 600),
         0.7,
         0.15,
     );
-    report(
+}
+
+#[test]
+fn the_enas_micro_preset_learns_a_known_optimum() {
+    preset_learns(
         "enas_micro",
-        preset_run(
-            &MicroSpace::default(),
-            ReinforceConfig::enas_micro(),
-            10,
-            600,
-        ),
+        &MicroSpace::default(),
+        ReinforceConfig::enas_micro(),
+        (10, 600),
         0.31,
         0.1,
     );
