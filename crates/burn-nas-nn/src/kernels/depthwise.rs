@@ -75,6 +75,7 @@ mod flex {
     use rayon::prelude::*;
 
     use super::super::ConvGeometry;
+    use super::super::channels_last;
     use super::super::plane::{Dims, DirectCalls, direct_f32, scale_add};
     use super::super::weighted_op::WeightedOp;
     pub(super) use super::super::weighted_op::applies;
@@ -158,15 +159,20 @@ mod flex {
             g: ConvGeometry,
         ) -> FloatTensor<Self> {
             let shape = x.shape();
-            let direct = (g.stride == [1, 1] && padded_pays(shape[2], shape[3]))
-                .then(|| {
-                    direct_f32(&x, &weight, &DIRECT_CALLS, |(xd, xs), (wd, ws)| {
-                        let d = forward_dims(xd, wd, g);
-                        let out = forward_stride1_f32(&d, xs, ws);
-                        (out, Shape::from(vec![d.n, d.c, d.ho, d.wo]))
-                    })
+            let direct = (channels_last_pays(shape[2], shape[3])
+                || (g.stride == [1, 1] && padded_pays(shape[2], shape[3])))
+            .then(|| {
+                direct_f32(&x, &weight, &DIRECT_CALLS, |(xd, xs), (wd, ws)| {
+                    let d = forward_dims(xd, wd, g);
+                    let out = if channels_last_pays(d.h, d.w) {
+                        channels_last::forward(&d, xs, ws)
+                    } else {
+                        forward_stride1_f32(&d, xs, ws)
+                    };
+                    (out, Shape::from(vec![d.n, d.c, d.ho, d.wo]))
                 })
-                .flatten();
+            })
+            .flatten();
             direct.unwrap_or_else(|| {
                 let options = options::<Self>(&weight, g);
                 Self::conv2d(x, weight, None, options)
@@ -182,7 +188,9 @@ mod flex {
             let x_shape = x.shape();
             let direct = direct_f32(&weight, &grad, &DIRECT_CALLS, |(wd, ws), (gd, gs)| {
                 let d = dims(&x_shape, wd, gd, g);
-                let out = if g.stride == [1, 1] && padded_pays(d.h, d.w) {
+                let out = if channels_last_pays(d.h, d.w) {
+                    channels_last::grad_x(&d, ws, gs)
+                } else if g.stride == [1, 1] && padded_pays(d.h, d.w) {
                     grad_x_stride1_f32(&d, ws, gs)
                 } else {
                     grad_x_f32(&d, ws, gs)
@@ -204,7 +212,11 @@ mod flex {
             let w_shape = weight.shape();
             let direct = direct_f32(&x, &grad, &DIRECT_CALLS, |(xd, xs), (gd, gs)| {
                 let d = dims(xd, &w_shape, gd, g);
-                let out = grad_w_f32(&d, xs, gs);
+                let out = if channels_last_pays(d.h, d.w) && channels_last::grad_w_fits(&d) {
+                    channels_last::grad_w(&d, xs, gs)
+                } else {
+                    grad_w_f32(&d, xs, gs)
+                };
                 (out, Shape::from(vec![d.c, 1, d.kh, d.kw]))
             });
             direct.unwrap_or_else(|| {
@@ -228,6 +240,16 @@ mod flex {
             .run::<C>(x, weight, g)
         }
     }
+
+    /// Whether an `h × w` input plane is small enough for the channels-last kernels
+    /// ([`channels_last`]), which pay off where a plane is shorter than a vector register
+    /// (measured with `bench --workload ops`).
+    fn channels_last_pays(h: usize, w: usize) -> bool {
+        h * w < CHANNELS_LAST_BELOW
+    }
+
+    /// See [`channels_last_pays`].
+    const CHANNELS_LAST_BELOW: usize = 64;
 
     /// Whether an `h × w` plane is large enough for the padded-plane kernels
     /// ([`forward_stride1_f32`], [`grad_x_stride1_f32`]): on the 3×3 planes of a 14×14 search's
@@ -483,6 +505,58 @@ mod flex {
                 .collect()
         }
 
+        /// The channels-last gradients are the row kernels' exactly (the same sums in the same
+        /// order), strided and uneven paddings included.
+        #[test]
+        fn channels_last_gradients_are_the_row_kernels() {
+            // n, c, h, w, kh, kw, (top, bottom), (left, right), stride
+            let cases = [
+                (3, 24, 3, 3, 5, 5, (2, 2), (2, 2), 1),
+                (2, 19, 3, 3, 3, 3, (1, 1), (1, 1), 1),
+                (4, 16, 7, 7, 5, 5, (2, 2), (2, 2), 1),
+                (2, 9, 7, 7, 3, 3, (1, 1), (1, 1), 2),
+                (2, 17, 7, 7, 5, 5, (1, 2), (2, 1), 2),
+                (3, 5, 4, 6, 5, 5, (2, 2), (2, 2), 2),
+                (1, 3, 6, 5, 3, 3, (0, 0), (0, 0), 1),
+                (2, 4, 5, 5, 3, 3, (3, 3), (0, 3), 1),
+            ];
+            for (seed, (n, c, h, w, kh, kw, (pt, pb), (pl, pr), stride)) in
+                cases.into_iter().enumerate()
+            {
+                let ho = (h + pt + pb - kh) / stride + 1;
+                let wo = (w + pl + pr - kw) / stride + 1;
+                let d = Dims {
+                    n,
+                    c,
+                    h,
+                    w,
+                    kh,
+                    kw,
+                    ho,
+                    wo,
+                    sh: stride,
+                    sw: stride,
+                    pt,
+                    pl,
+                };
+                let seed = seed as u32;
+                let weight = values(c * kh * kw, seed);
+                let x = values(n * c * h * w, seed + 50);
+                let grad = values(n * c * ho * wo, seed + 100);
+                assert_eq!(
+                    channels_last::grad_x(&d, &weight, &grad),
+                    grad_x_f32(&d, &weight, &grad),
+                    "grad_x, case {seed}"
+                );
+                assert!(channels_last::grad_w_fits(&d), "case {seed}");
+                assert_eq!(
+                    channels_last::grad_w(&d, &x, &grad),
+                    grad_w_f32(&d, &x, &grad),
+                    "grad_w, case {seed}"
+                );
+            }
+        }
+
         /// The stride-1 input gradient is the row-by-row kernel's bit for bit, paddings above
         /// the kernel size and uneven ones included.
         #[test]
@@ -618,22 +692,28 @@ mod tests {
         }
     }
 
-    /// The stride-1 forward kernel keeps flex's order of summation: its results are flex's
-    /// bit for bit (the documented search and retraining results depend on it).
+    /// The direct forward kernels (padded planes at stride 1, channels-last on small planes)
+    /// keep flex's order of summation: their results are flex's bit for bit (the documented
+    /// search and retraining results depend on it).
     #[cfg(feature = "flex")]
     #[test]
-    fn stride_one_forward_is_conv2d_bit_for_bit() {
+    fn direct_forward_is_conv2d_bit_for_bit() {
         let device = Device::flex();
         let cases = [
-            ([4, 8, 14, 14], [3, 3], [(1, 1), (1, 1)]),
-            ([3, 16, 7, 7], [5, 5], [(2, 2), (2, 2)]),
-            ([2, 3, 9, 10], [3, 5], [(0, 2), (1, 0)]),
-            ([2, 2, 6, 5], [3, 3], [(0, 0), (0, 0)]),
-            ([1, 2, 100, 101], [5, 5], [(2, 2), (2, 2)]),
+            ([4, 8, 14, 14], [3, 3], [(1, 1), (1, 1)], 1),
+            ([3, 16, 7, 7], [5, 5], [(2, 2), (2, 2)], 1),
+            ([2, 3, 9, 10], [3, 5], [(0, 2), (1, 0)], 1),
+            ([2, 2, 6, 5], [3, 3], [(0, 0), (0, 0)], 1),
+            ([1, 2, 100, 101], [5, 5], [(2, 2), (2, 2)], 1),
+            ([5, 24, 3, 3], [5, 5], [(2, 2), (2, 2)], 1),
+            ([3, 19, 3, 3], [3, 3], [(1, 1), (1, 1)], 1),
+            ([4, 8, 7, 7], [3, 3], [(1, 1), (1, 1)], 2),
+            ([2, 17, 7, 7], [5, 5], [(1, 2), (2, 1)], 2),
+            ([2, 5, 4, 6], [5, 5], [(2, 2), (2, 2)], 2),
         ];
-        for (shape, k, padding) in cases {
+        for (shape, k, padding, stride) in cases {
             let g = ConvGeometry {
-                stride: [1, 1],
+                stride: [stride, stride],
                 padding,
             };
             let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
@@ -645,7 +725,11 @@ mod tests {
                 "{shape:?}: not the direct kernel"
             );
             let flex = conv2d(x, w, None, g.options(shape[1])).into_data();
-            assert_eq!(ours.shape(), flex.shape(), "{shape:?} {k:?} {padding:?}");
+            assert_eq!(
+                ours.shape(),
+                flex.shape(),
+                "{shape:?} {k:?} {padding:?} {stride}"
+            );
             let bits = |d: &burn::tensor::TensorData| -> Vec<u32> {
                 d.as_slice::<f32>()
                     .unwrap()
@@ -653,7 +737,11 @@ mod tests {
                     .map(|v| v.to_bits())
                     .collect()
             };
-            assert_eq!(bits(&ours), bits(&flex), "{shape:?} {k:?} {padding:?}");
+            assert_eq!(
+                bits(&ours),
+                bits(&flex),
+                "{shape:?} {k:?} {padding:?} {stride}"
+            );
         }
     }
 

@@ -16,6 +16,8 @@
 //!   instead of burn's chain of generic tensor ops.
 
 mod batch_norm;
+#[cfg(feature = "flex")]
+mod channels_last;
 mod dense;
 mod depthwise;
 #[cfg(feature = "flex")]

@@ -1,0 +1,296 @@
+//! Depthwise convolution on small planes, computed channels-last.
+//!
+//! On the 7×7 and 3×3 planes of a search's last stages a plane holds fewer values than a
+//! vector register and a 5×5 window is mostly padding: the plane-at-a-time kernels
+//! ([`super::depthwise`]) spend their time on loop and call overhead, not arithmetic. Here
+//! each image is transposed to `[H·W, C]`, so that every tap of every output position is one
+//! multiply-add across the channels (a contiguous run of `C` values with one weight per
+//! channel), and transposed back.
+//!
+//! Every sum is formed in exactly the order of the plane-at-a-time kernels — the forward in
+//! flex's order (each output's taps row by row, left to right, from zero, no fused
+//! multiply-add), the input gradient in the row kernel's (output rows ascending, then window
+//! rows and columns), the weight gradient as `f32` sums along an output row added to `f64`
+//! accumulators image by image and row by row — so the results are the same values (unit
+//! tests compare them exactly).
+
+use rayon::prelude::*;
+
+use super::plane::Dims;
+
+/// `acc[c] += a[c] · b[c]` for every lane `c` (product rounded, then added: never fused).
+///
+/// AVX2 is picked at run time, as for [`super::plane::scale_add`].
+#[inline(always)]
+fn mul_add_lanes(acc: &mut [f32], a: &[f32], b: &[f32]) {
+    for ((x, &u), &v) in acc.iter_mut().zip(a).zip(b) {
+        *x += u * v;
+    }
+}
+
+/// `fn $name(args)`: `$body(args)` compiled for AVX2 when the CPU has it (the library sets no
+/// `target-cpu`, and the baseline's SSE2 halves these loops' throughput), else as is.
+macro_rules! avx2_dispatch {
+    ($name:ident => $body:ident ($($arg:ident: $ty:ty),* $(,)?)) => {
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                #[target_feature(enable = "avx2")]
+                fn avx2($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                return unsafe { avx2($($arg),*) };
+            }
+            $body($($arg),*)
+        }
+    };
+}
+
+/// Copies one image `[C, hw]` into `out` as `[hw, C]`.
+fn to_channels_last(src: &[f32], c: usize, hw: usize, out: &mut [f32]) {
+    for (ch, plane) in src.chunks_exact(hw).enumerate().take(c) {
+        for (p, &v) in plane.iter().enumerate() {
+            out[p * c + ch] = v;
+        }
+    }
+}
+
+/// Copies one image `[hw, C]` into `out` as `[C, hw]`.
+fn from_channels_last(src: &[f32], c: usize, hw: usize, out: &mut [f32]) {
+    for (ch, plane) in out.chunks_exact_mut(hw).enumerate().take(c) {
+        for (p, v) in plane.iter_mut().enumerate() {
+            *v = src[p * c + ch];
+        }
+    }
+}
+
+/// The weight `[C, taps]` as `[taps, C]`: tap `t`'s weights of every channel side by side.
+fn taps_first(weight: &[f32], c: usize, taps: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; c * taps];
+    for (ch, k) in weight.chunks_exact(taps).enumerate().take(c) {
+        for (t, &v) in k.iter().enumerate() {
+            out[t * c + ch] = v;
+        }
+    }
+    out
+}
+
+/// The depthwise convolution `[N, C, H, W] → [N, C, ho, wo]` of `d`, any stride and padding;
+/// one image per task.
+pub(super) fn forward(d: &Dims, x: &[f32], weight: &[f32]) -> Vec<f32> {
+    let (c, hw, out_hw) = (d.c, d.h * d.w, d.ho * d.wo);
+    let mut out = vec![0.0f32; d.n * c * out_hw];
+    if out.is_empty() || hw == 0 {
+        return out;
+    }
+    let k = taps_first(weight, c, d.kh * d.kw);
+    let cols = d.all_cols();
+    out.par_chunks_mut(c * out_hw).enumerate().for_each_init(
+        || (vec![0.0f32; hw * c], vec![0.0f32; out_hw * c]),
+        |(xl, ol), (n, o)| {
+            to_channels_last(&x[n * c * hw..(n + 1) * c * hw], c, hw, xl);
+            ol.fill(0.0);
+            forward_image(d, &cols, &k, xl, ol);
+            from_channels_last(ol, c, out_hw, o);
+        },
+    );
+    out
+}
+
+/// The input gradient `[N, C, H, W]` of [`forward`] from the output gradient `grad`; one
+/// image per task.
+pub(super) fn grad_x(d: &Dims, weight: &[f32], grad: &[f32]) -> Vec<f32> {
+    let (c, hw, out_hw) = (d.c, d.h * d.w, d.ho * d.wo);
+    let mut out = vec![0.0f32; d.n * c * hw];
+    if out.is_empty() || out_hw == 0 {
+        return out;
+    }
+    let k = taps_first(weight, c, d.kh * d.kw);
+    let cols = d.all_cols();
+    out.par_chunks_mut(c * hw).enumerate().for_each_init(
+        || (vec![0.0f32; out_hw * c], vec![0.0f32; hw * c]),
+        |(gl, xl), (n, o)| {
+            to_channels_last(&grad[n * c * out_hw..(n + 1) * c * out_hw], c, out_hw, gl);
+            xl.fill(0.0);
+            grad_x_image(d, &cols, &k, gl, xl);
+            from_channels_last(xl, c, hw, o);
+        },
+    );
+    out
+}
+
+/// Whether [`grad_w`] sums as the row kernel does for `d`: that kernel's stride-1 row sums run
+/// eight lanes at a time from eight values on, and [`grad_w`] only forms the plain sums of
+/// shorter rows (and of every strided row).
+pub(super) fn grad_w_fits(d: &Dims) -> bool {
+    d.sw != 1 || d.wo < 8
+}
+
+/// The weight gradient `[C, 1, kh, kw]` of [`forward`]: for every tap, the products along each
+/// output row summed in `f32` (one image per task), then those row sums added to an `f64`
+/// accumulator per channel and tap, image by image and row by row. Only for `d` where
+/// [`grad_w_fits`].
+pub(super) fn grad_w(d: &Dims, x: &[f32], grad: &[f32]) -> Vec<f32> {
+    let (c, hw, out_hw, taps) = (d.c, d.h * d.w, d.ho * d.wo, d.kh * d.kw);
+    let mut out = vec![0.0f32; c * taps];
+    if out.is_empty() || d.n * out_hw == 0 || hw == 0 {
+        return out;
+    }
+    let cols = d.all_cols();
+    // Row sums `[n][oh][tap][C]`; `None` where the row kernel adds nothing (a window row or
+    // column wholly in the padding).
+    let row_sums = d.ho * taps * c;
+    let mut sums = vec![0.0f32; d.n * row_sums];
+    let mut present = vec![false; d.ho * taps];
+    for oh in 0..d.ho {
+        for i in 0..d.kh {
+            if d.row(oh, i).is_none() {
+                continue;
+            }
+            for (j, &(lo, hi)) in cols.iter().enumerate() {
+                present[oh * taps + i * d.kw + j] = lo < hi;
+            }
+        }
+    }
+    sums.par_chunks_mut(row_sums).enumerate().for_each_init(
+        || (vec![0.0f32; hw * c], vec![0.0f32; out_hw * c]),
+        |(xl, gl), (n, s)| {
+            to_channels_last(&x[n * c * hw..(n + 1) * c * hw], c, hw, xl);
+            to_channels_last(&grad[n * c * out_hw..(n + 1) * c * out_hw], c, out_hw, gl);
+            row_sums_image(d, &cols, xl, gl, s);
+        },
+    );
+    // The f64 accumulation, in the row kernel's order for each channel and tap: image by
+    // image, row by row. One tap per task.
+    let mut acc = vec![0.0f64; taps * c];
+    acc.par_chunks_mut(c).enumerate().for_each(|(t, a)| {
+        for n in 0..d.n {
+            for oh in 0..d.ho {
+                if !present[oh * taps + t] {
+                    continue;
+                }
+                let s = &sums[n * row_sums + (oh * taps + t) * c..][..c];
+                for (a, &v) in a.iter_mut().zip(s) {
+                    *a += f64::from(v);
+                }
+            }
+        }
+    });
+    for (t, a) in acc.chunks_exact(c).enumerate() {
+        for (ch, &v) in a.iter().enumerate() {
+            out[ch * taps + t] = v as f32;
+        }
+    }
+    out
+}
+
+avx2_dispatch!(forward_image => forward_image_body(
+    d: &Dims,
+    cols: &[(usize, usize)],
+    k: &[f32],
+    xl: &[f32],
+    ol: &mut [f32],
+));
+
+/// One image of [`forward`], channels-last: `xl` `[H·W, C]` into `ol` `[ho·wo, C]` (zeroed).
+/// Each output's taps arrive row by row, left to right: flex's order.
+#[inline(always)]
+fn forward_image_body(d: &Dims, cols: &[(usize, usize)], k: &[f32], xl: &[f32], ol: &mut [f32]) {
+    let c = d.c;
+    for oh in 0..d.ho {
+        for i in 0..d.kh {
+            let Some(r) = d.row(oh, i) else { continue };
+            for (j, &(lo, hi)) in cols.iter().enumerate() {
+                let kj = &k[(i * d.kw + j) * c..][..c];
+                for ow in lo..hi {
+                    let col = ow * d.sw + j - d.pl;
+                    mul_add_lanes(
+                        &mut ol[(oh * d.wo + ow) * c..][..c],
+                        &xl[(r * d.w + col) * c..][..c],
+                        kj,
+                    );
+                }
+            }
+        }
+    }
+}
+
+avx2_dispatch!(grad_x_image => grad_x_image_body(
+    d: &Dims,
+    cols: &[(usize, usize)],
+    k: &[f32],
+    gl: &[f32],
+    xl: &mut [f32],
+));
+
+/// One image of [`grad_x`], channels-last: `gl` `[ho·wo, C]` into `xl` `[H·W, C]` (zeroed).
+/// An input's terms arrive by output row, then window row and column: the row kernel's order.
+#[inline(always)]
+fn grad_x_image_body(d: &Dims, cols: &[(usize, usize)], k: &[f32], gl: &[f32], xl: &mut [f32]) {
+    let c = d.c;
+    for oh in 0..d.ho {
+        for i in 0..d.kh {
+            let Some(r) = d.row(oh, i) else { continue };
+            for (j, &(lo, hi)) in cols.iter().enumerate() {
+                let kj = &k[(i * d.kw + j) * c..][..c];
+                for ow in lo..hi {
+                    let col = ow * d.sw + j - d.pl;
+                    mul_add_lanes(
+                        &mut xl[(r * d.w + col) * c..][..c],
+                        &gl[(oh * d.wo + ow) * c..][..c],
+                        kj,
+                    );
+                }
+            }
+        }
+    }
+}
+
+avx2_dispatch!(row_sums_image => row_sums_image_body(
+    d: &Dims,
+    cols: &[(usize, usize)],
+    xl: &[f32],
+    gl: &[f32],
+    sums: &mut [f32],
+));
+
+/// One image's row sums of [`grad_w`], channels-last: for every output row and tap, the
+/// products along the row summed as the row kernel sums them, into `sums` `[ho][tap][C]`.
+#[inline(always)]
+fn row_sums_image_body(
+    d: &Dims,
+    cols: &[(usize, usize)],
+    xl: &[f32],
+    gl: &[f32],
+    sums: &mut [f32],
+) {
+    let (c, taps) = (d.c, d.kh * d.kw);
+    for oh in 0..d.ho {
+        for i in 0..d.kh {
+            let Some(r) = d.row(oh, i) else { continue };
+            for (j, &(lo, hi)) in cols.iter().enumerate() {
+                if lo >= hi {
+                    continue;
+                }
+                let acc = &mut sums[(oh * taps + i * d.kw + j) * c..][..c];
+                // The row kernel's sums start from −0.0 (`Iterator::sum`)...
+                acc.fill(-0.0);
+                for ow in lo..hi {
+                    let col = ow * d.sw + j - d.pl;
+                    mul_add_lanes(
+                        acc,
+                        &gl[(oh * d.wo + ow) * c..][..c],
+                        &xl[(r * d.w + col) * c..][..c],
+                    );
+                }
+                // ... and at stride 1 are added to its eight empty lanes' +0.0.
+                if d.sw == 1 {
+                    for v in acc.iter_mut() {
+                        *v += 0.0;
+                    }
+                }
+            }
+        }
+    }
+}
