@@ -75,7 +75,7 @@ pub mod prelude {
         Schedule, Search, SearchConfig, SearchError, Status, Summary,
     };
     pub use burn_nas_space::{
-        AnyArch, ArchError, Architecture, Decision, Decisions, MacroArch, MacroOp, MacroSpace,
-        MicroArch, MicroOp, MicroSpace, NasRlArch, NasRlSpace, SearchSpace, Token,
+        AnyArch, ArchError, Architecture, Decision, Decisions, GroupId, HeadId, MacroArch, MacroOp,
+        MacroSpace, MicroArch, MicroOp, MicroSpace, NasRlArch, NasRlSpace, SearchSpace, Token,
     };
 }

@@ -1,5 +1,7 @@
 //! [`ReinforceConfig`]: every setting of the REINFORCE controller, with the reference presets.
 
+use burn_nas_space::enas_micro::MICRO_OP_HEAD;
+use burn_nas_space::{GroupId, HeadId, MicroSpace};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, invalid};
@@ -8,10 +10,12 @@ use crate::error::{Result, invalid};
 /// `[0.25, 0.25, −0.25, −0.25, −0.25]` to the normal cell's op logits).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FixedBias {
-    /// Decision group name (`"normal"`).
-    pub group: String,
-    /// Categorical head (`"micro_op"`).
-    pub head: String,
+    /// Decision group ([`MicroSpace::NORMAL_CELL`]); one the space does not have is refused
+    /// when the controller is built.
+    pub group: GroupId,
+    /// Categorical head ([`MICRO_OP_HEAD`]); one the space does not have is refused when the
+    /// controller is built.
+    pub head: HeadId,
     /// One value per option, added after logit shaping.
     pub bias: Vec<f64>,
 }
@@ -20,8 +24,8 @@ pub struct FixedBias {
 /// on the op head).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LearnedBias {
-    /// Categorical head.
-    pub head: String,
+    /// Categorical head; one the space does not have is refused when the controller is built.
+    pub head: HeadId,
     /// Initial value, one per option.
     pub init: Vec<f64>,
 }
@@ -177,12 +181,12 @@ impl ReinforceConfig {
             tanh_constant: Some(1.1),
             op_tanh_reduce: 2.5,
             learned_bias: vec![LearnedBias {
-                head: "micro_op".into(),
+                head: MICRO_OP_HEAD,
                 init: vec![10.0, 10.0, 0.0, 0.0, 0.0],
             }],
             fixed_bias: vec![FixedBias {
-                group: "normal".into(),
-                head: "micro_op".into(),
+                group: MicroSpace::NORMAL_CELL,
+                head: MICRO_OP_HEAD,
                 bias: vec![0.25, 0.25, -0.25, -0.25, -0.25],
             }],
             lr: 3.5e-3,

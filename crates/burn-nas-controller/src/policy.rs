@@ -4,7 +4,7 @@
 use burn::module::{Module, Param};
 use burn::tensor::activation::{log_sigmoid, log_softmax, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
-use burn_nas_space::{Decision, Decisions, Token};
+use burn_nas_space::{Decision, Decisions, HeadId, Token};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -202,7 +202,7 @@ impl Policy {
     /// A policy for `heads` (name, options) with `config`'s sizes, on `device`; `steps` is the
     /// number of LSTM steps of one pass (see [`steps`]).
     pub(crate) fn new(
-        heads: &[(String, usize)],
+        heads: &[(HeadId, usize)],
         steps: usize,
         config: &ReinforceConfig,
         device: &Device,

@@ -6,7 +6,7 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use burn_nas_nn::OptimizerSnapshot;
-use burn_nas_space::{Decision, Decisions, SearchSpace};
+use burn_nas_space::{Decision, Decisions, HeadId, SearchSpace};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -35,7 +35,7 @@ pub struct UpdateStats {
     pub skip_density: f64,
 }
 
-type Heads = Vec<(String, usize)>;
+type Heads = Vec<(HeadId, usize)>;
 
 /// The heads of `space`, each decision's head, and the logit shaping of `config`.
 fn parts<S: SearchSpace>(

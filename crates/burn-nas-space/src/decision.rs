@@ -11,10 +11,72 @@
 //! block has one, wherever it sits (Zoph & Le's anchor point starts a layer; ENAS macro's skip
 //! step ends it), and otherwise the one after the block's last decision.
 
+use std::borrow::Cow;
+use std::fmt;
+
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ArchError, Result};
+
+/// Declares a name id: a string newtype, `From<&str>` / `From<String>`, a `const` constructor
+/// for the spaces' own names, `Display`, and plain-string JSON.
+macro_rules! name_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Cow<'static, str>);
+
+        impl $name {
+            /// The id called `name` (a constant of a space; a user's names go through `From`).
+            pub const fn from_static(name: &'static str) -> Self {
+                $name(Cow::Borrowed(name))
+            }
+
+            /// The name.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(name: &str) -> Self {
+                $name(Cow::Owned(name.to_string()))
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(name: String) -> Self {
+                $name(Cow::Owned(name))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+name_id!(
+    /// The head of a [`Decision::Categorical`]: what kind of thing it picks (`micro_op`,
+    /// `filter_height`). Decisions with one head share a controller's softmax head, and
+    /// settings that concern a head (a controller's logit biases) name it by this id; the
+    /// space's own heads are constants ([`MICRO_OP_HEAD`](crate::enas_micro::MICRO_OP_HEAD)),
+    /// and [`Decisions::head`] looks one up by name, refusing names the space does not have.
+    HeadId
+);
+
+name_id!(
+    /// A [`DecisionGroup`]'s name (`normal` / `reduce` for the ENAS micro cells, `layers`).
+    /// Settings that concern one group (ENAS's fixed op bias on the normal cell) name it by this
+    /// id; the spaces' own groups are constants
+    /// ([`MicroSpace::NORMAL_CELL`](crate::MicroSpace::NORMAL_CELL)), and [`Decisions::group`]
+    /// looks one up by name, refusing names the space does not have.
+    GroupId
+);
 
 /// One decision of a search space: a single token a strategy has to choose.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -24,8 +86,8 @@ pub enum Decision {
     Categorical {
         /// Number of values; the token is an index in `0..options`.
         options: usize,
-        /// Name of the head shared by all decisions of this kind, e.g. `"micro_op"`.
-        head: String,
+        /// The head shared by all decisions of this kind, e.g. `micro_op`.
+        head: HeadId,
     },
     /// Pick one of the first `among` anchors of the current group (an input of a cell node).
     SelectInput {
@@ -41,7 +103,7 @@ pub enum Decision {
 
 impl Decision {
     /// A categorical decision of `options` values on the head called `head`.
-    pub fn categorical(options: usize, head: impl Into<String>) -> Self {
+    pub fn categorical(options: usize, head: impl Into<HeadId>) -> Self {
         Decision::Categorical {
             options,
             head: head.into(),
@@ -153,9 +215,9 @@ impl Token {
 /// (ENAS micro normal / reduction cell).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionGroup {
-    /// Name of the group, e.g. `"normal"`, `"reduce"`, `"layers"`. Strategies may key
-    /// per-group settings (such as ENAS's fixed op bias for reduction cells) on it.
-    pub name: String,
+    /// Name of the group, e.g. `normal`, `reduce`, `layers`. Strategies may key per-group
+    /// settings (such as ENAS's fixed op bias on the normal cell) on it.
+    pub name: GroupId,
     /// Anchors that exist before the first block (ENAS micro: 2, the two previous cells).
     pub initial_anchors: usize,
     /// The blocks in order; finishing block `b` creates anchor `initial_anchors + b`.
@@ -269,8 +331,8 @@ impl Decisions {
     ///
     /// # Errors
     /// [`ArchError::InvalidSpace`] when one head is used with two different option counts.
-    pub fn heads(&self) -> Result<Vec<(String, usize)>> {
-        let mut heads: Vec<(String, usize)> = Vec::new();
+    pub fn heads(&self) -> Result<Vec<(HeadId, usize)>> {
+        let mut heads: Vec<(HeadId, usize)> = Vec::new();
         for d in &self.flat {
             if let Decision::Categorical { options, head } = d {
                 match heads.iter().find(|(h, _)| h == head) {
@@ -286,6 +348,45 @@ impl Decisions {
             }
         }
         Ok(heads)
+    }
+
+    /// The id of the head called `name`.
+    ///
+    /// # Errors
+    /// [`ArchError::InvalidSpace`] when no categorical decision has that head (the message
+    /// lists those that exist), or [`heads`](Self::heads)' error.
+    pub fn head(&self, name: &str) -> Result<HeadId> {
+        let heads = self.heads()?;
+        heads
+            .iter()
+            .find(|(h, _)| h.as_str() == name)
+            .map(|(h, _)| h.clone())
+            .ok_or_else(|| {
+                let known: Vec<&str> = heads.iter().map(|(h, _)| h.as_str()).collect();
+                ArchError::InvalidSpace {
+                    field: format!("head `{name}`"),
+                    reason: format!("the space has no such head (it has: {})", known.join(", ")),
+                }
+            })
+    }
+
+    /// The id of the group called `name`.
+    ///
+    /// # Errors
+    /// [`ArchError::InvalidSpace`] when no group has that name (the message lists those that
+    /// exist).
+    pub fn group(&self, name: &str) -> Result<GroupId> {
+        self.groups
+            .iter()
+            .find(|g| g.name.as_str() == name)
+            .map(|g| g.name.clone())
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.groups.iter().map(|g| g.name.as_str()).collect();
+                ArchError::InvalidSpace {
+                    field: format!("group `{name}`"),
+                    reason: format!("the space has no such group (it has: {})", known.join(", ")),
+                }
+            })
     }
 
     /// Checks a whole token sequence against the decisions.

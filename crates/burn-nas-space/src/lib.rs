@@ -50,7 +50,9 @@ mod skips;
 mod space;
 
 pub use any_arch::AnyArch;
-pub use decision::{Decision, DecisionGroup, DecisionSite, Decisions, SpaceSize, Token};
+pub use decision::{
+    Decision, DecisionGroup, DecisionSite, Decisions, GroupId, HeadId, SpaceSize, Token,
+};
 pub use enas_macro::{MacroArch, MacroLayer, MacroOp, MacroSpace};
 pub use enas_micro::{Cell, CellKind, MicroArch, MicroOp, MicroSpace, Node};
 pub use error::{ArchError, Result};

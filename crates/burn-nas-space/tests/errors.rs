@@ -410,6 +410,33 @@ fn impossible_space_settings() {
 }
 
 #[test]
+fn heads_and_groups_are_looked_up_by_name_and_unknown_names_refused() {
+    let micro = MicroSpace::default();
+    let decisions = micro.decisions();
+    assert_eq!(
+        decisions.head("micro_op").unwrap(),
+        burn_nas_space::enas_micro::MICRO_OP_HEAD
+    );
+    assert_eq!(
+        decisions.group("reduce").unwrap(),
+        MicroSpace::REDUCTION_CELL
+    );
+    // The error names the bad name and lists the space's own.
+    let err = decisions.head("op").unwrap_err().to_string();
+    assert!(err.contains("`op`") && err.contains("micro_op"), "{err}");
+    let err = decisions.group("norml").unwrap_err().to_string();
+    assert!(
+        err.contains("norml") && err.contains("normal, reduce"),
+        "{err}"
+    );
+    // Ids serialize as their plain names.
+    assert_eq!(
+        serde_json::to_string(&MicroSpace::NORMAL_CELL).unwrap(),
+        "\"normal\""
+    );
+}
+
+#[test]
 fn custom_errors_from_user_spaces_display_as_given() {
     let err = ArchError::Custom("kernel 4 is not an option".into());
     assert_eq!(err.to_string(), "kernel 4 is not an option");

@@ -1,5 +1,6 @@
 //! Sizes of the spaces for settings whose counts are known.
 
+use burn_nas_space::enas_micro::MICRO_OP_HEAD;
 use burn_nas_space::{MacroOp, MacroSpace, MicroOp, MicroSpace, NasRlSpace, SearchSpace};
 
 #[test]
@@ -53,10 +54,7 @@ fn decision_lists_have_the_documented_shape() {
     assert_eq!(micro.decisions().len(), 2 * 5 * 4);
     assert_eq!(micro.decisions().groups().len(), 2);
     assert_eq!(micro.decisions().groups()[0].initial_anchors, 2);
-    assert_eq!(
-        micro.decisions().heads().unwrap(),
-        vec![("micro_op".to_string(), 5)]
-    );
+    assert_eq!(micro.decisions().heads().unwrap(), vec![(MICRO_OP_HEAD, 5)]);
     let mac = MacroSpace::default();
     assert_eq!(mac.decisions().len(), 24);
     let rl = NasRlSpace::new(3)

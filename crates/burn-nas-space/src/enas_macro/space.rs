@@ -2,13 +2,13 @@
 
 use super::arch::{MacroArch, MacroLayer};
 use super::op::MacroOp;
-use crate::decision::{Decision, DecisionGroup, Decisions, Token};
+use crate::decision::{Decision, DecisionGroup, Decisions, GroupId, HeadId, Token};
 use crate::error::{ArchError, Result};
 use crate::skips::{from_bits, to_bits};
 use crate::space::{Architecture, SearchSpace};
 
 /// Name of the controller head shared by all op decisions of this space.
-pub const MACRO_OP_HEAD: &str = "macro_op";
+pub const MACRO_OP_HEAD: HeadId = HeadId::from_static("macro_op");
 
 /// The ENAS macro search space: `L` layers (default 12), per layer one op and a skip set over
 /// all earlier layers. Decisions per layer: op, then the skip set (empty for layer 0).
@@ -35,6 +35,9 @@ impl Default for MacroSpace {
 }
 
 impl MacroSpace {
+    /// The space's one decision group, all layers (`layers`).
+    pub const LAYERS: GroupId = GroupId::from_static("layers");
+
     /// A space of `layers` layers with the given ops (in token order).
     ///
     /// # Errors
@@ -63,7 +66,7 @@ impl MacroSpace {
             });
         }
         let decisions = Decisions::new(vec![DecisionGroup {
-            name: "layers".into(),
+            name: Self::LAYERS,
             initial_anchors: 0,
             blocks: (0..layers)
                 .map(|i| {

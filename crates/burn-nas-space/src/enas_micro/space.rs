@@ -2,12 +2,12 @@
 
 use super::arch::{Cell, CellKind, MicroArch, Node};
 use super::op::MicroOp;
-use crate::decision::{Decision, DecisionGroup, Decisions, Token};
+use crate::decision::{Decision, DecisionGroup, Decisions, GroupId, HeadId, Token};
 use crate::error::{ArchError, Result};
 use crate::space::{Architecture, SearchSpace};
 
-/// Name of the controller head shared by all op decisions of this space.
-pub const MICRO_OP_HEAD: &str = "micro_op";
+/// The controller head shared by all op decisions of this space (`micro_op`).
+pub const MICRO_OP_HEAD: HeadId = HeadId::from_static("micro_op");
 
 /// The ENAS micro (cell) search space: `B` nodes per cell (default 5), normal and reduction
 /// cell, per node two inputs among the earlier anchors and two ops.
@@ -38,6 +38,12 @@ impl Default for MicroSpace {
 }
 
 impl MicroSpace {
+    /// The normal cell's decision group (`normal`).
+    pub const NORMAL_CELL: GroupId = GroupId::from_static("normal");
+
+    /// The reduction cell's decision group (`reduce`).
+    pub const REDUCTION_CELL: GroupId = GroupId::from_static("reduce");
+
     /// A space with `nodes` nodes per cell and the given ops (in token order).
     ///
     /// # Errors
@@ -50,8 +56,8 @@ impl MicroSpace {
             });
         }
         check_ops(ops)?;
-        let cell = |name: &str| DecisionGroup {
-            name: name.to_string(),
+        let cell = |name: GroupId| DecisionGroup {
+            name,
             initial_anchors: 2,
             blocks: (0..nodes)
                 .map(|b| {
@@ -64,7 +70,7 @@ impl MicroSpace {
                 })
                 .collect(),
         };
-        let decisions = Decisions::new(vec![cell("normal"), cell("reduce")])?;
+        let decisions = Decisions::new(vec![cell(Self::NORMAL_CELL), cell(Self::REDUCTION_CELL)])?;
         Ok(MicroSpace {
             nodes,
             ops: ops.to_vec(),

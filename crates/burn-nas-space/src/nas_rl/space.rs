@@ -1,21 +1,21 @@
 //! [`NasRlSpace`]: Zoph & Le's layer-wise CNN space with configurable options.
 
 use super::arch::{NasRlArch, NasRlLayer};
-use crate::decision::{Decision, DecisionGroup, Decisions, Token};
+use crate::decision::{Decision, DecisionGroup, Decisions, GroupId, HeadId, Token};
 use crate::error::{ArchError, Result};
 use crate::skips::{from_bits, to_bits};
 use crate::space::{Architecture, SearchSpace};
 
 /// Controller head of the filter-height decisions.
-pub const FILTER_HEIGHT_HEAD: &str = "filter_height";
+pub const FILTER_HEIGHT_HEAD: HeadId = HeadId::from_static("filter_height");
 /// Controller head of the filter-width decisions.
-pub const FILTER_WIDTH_HEAD: &str = "filter_width";
+pub const FILTER_WIDTH_HEAD: HeadId = HeadId::from_static("filter_width");
 /// Controller head of the stride decisions (of the height stride, with a stride per axis).
-pub const STRIDE_HEAD: &str = "stride";
+pub const STRIDE_HEAD: HeadId = HeadId::from_static("stride");
 /// Controller head of the width-stride decisions of a space with a stride per axis.
-pub const STRIDE_WIDTH_HEAD: &str = "stride_width";
+pub const STRIDE_WIDTH_HEAD: HeadId = HeadId::from_static("stride_width");
 /// Controller head of the filter-count decisions.
-pub const FILTERS_HEAD: &str = "filters";
+pub const FILTERS_HEAD: HeadId = HeadId::from_static("filters");
 
 /// The NAS-RL search space (Zoph & Le 2017): `N` conv layers; per layer filter height and
 /// width (default {1,3,5,7}), filter count (default {24,36,48,64}), optionally a stride
@@ -73,6 +73,9 @@ fn show(options: &[usize]) -> String {
 }
 
 impl NasRlSpace {
+    /// The space's one decision group, all layers (`layers`).
+    pub const LAYERS: GroupId = GroupId::from_static("layers");
+
     /// `layers` layers with the paper's options and no stride decision.
     ///
     /// # Errors
@@ -152,7 +155,7 @@ impl NasRlSpace {
             })
             .collect();
         self.decisions = Decisions::new(vec![DecisionGroup {
-            name: "layers".into(),
+            name: Self::LAYERS,
             initial_anchors: 0,
             blocks,
         }])?;
