@@ -79,42 +79,44 @@ fn taps_first(weight: &[f32], c: usize, taps: usize) -> Vec<f32> {
 /// The depthwise convolution `[N, C, H, W] → [N, C, ho, wo]` of `d`, any stride and padding;
 /// one image per task.
 pub(super) fn forward(d: &Dims, x: &[f32], weight: &[f32]) -> Vec<f32> {
-    let (c, hw, out_hw) = (d.c, d.h * d.w, d.ho * d.wo);
-    let mut out = vec![0.0f32; d.n * c * out_hw];
-    if out.is_empty() || hw == 0 {
-        return out;
-    }
-    let k = taps_first(weight, c, d.kh * d.kw);
+    let k = taps_first(weight, d.c, d.kh * d.kw);
     let cols = d.all_cols();
-    out.par_chunks_mut(c * out_hw).enumerate().for_each_init(
-        || (vec![0.0f32; hw * c], vec![0.0f32; out_hw * c]),
-        |(xl, ol), (n, o)| {
-            to_channels_last(&x[n * c * hw..(n + 1) * c * hw], c, hw, xl);
-            ol.fill(0.0);
-            forward_image(d, &cols, &k, xl, ol);
-            from_channels_last(ol, c, out_hw, o);
-        },
-    );
-    out
+    per_image(d, x, (d.h * d.w, d.ho * d.wo), |xl, ol| {
+        forward_image(d, &cols, &k, xl, ol)
+    })
 }
 
 /// The input gradient `[N, C, H, W]` of [`forward`] from the output gradient `grad`; one
 /// image per task.
 pub(super) fn grad_x(d: &Dims, weight: &[f32], grad: &[f32]) -> Vec<f32> {
-    let (c, hw, out_hw) = (d.c, d.h * d.w, d.ho * d.wo);
-    let mut out = vec![0.0f32; d.n * c * hw];
-    if out.is_empty() || out_hw == 0 {
+    let k = taps_first(weight, d.c, d.kh * d.kw);
+    let cols = d.all_cols();
+    per_image(d, grad, (d.ho * d.wo, d.h * d.w), |gl, xl| {
+        grad_x_image(d, &cols, &k, gl, xl)
+    })
+}
+
+/// `[N, C, to]` from `src` `[N, C, from]`, one image per task: the image channels-last
+/// (`[from, C]`) and a zeroed `[to, C]` buffer go to `image`, and the buffer comes back
+/// channels-first.
+fn per_image(
+    d: &Dims,
+    src: &[f32],
+    (from, to): (usize, usize),
+    image: impl Fn(&[f32], &mut [f32]) + Sync,
+) -> Vec<f32> {
+    let c = d.c;
+    let mut out = vec![0.0f32; d.n * c * to];
+    if out.is_empty() || from == 0 {
         return out;
     }
-    let k = taps_first(weight, c, d.kh * d.kw);
-    let cols = d.all_cols();
-    out.par_chunks_mut(c * hw).enumerate().for_each_init(
-        || (vec![0.0f32; out_hw * c], vec![0.0f32; hw * c]),
-        |(gl, xl), (n, o)| {
-            to_channels_last(&grad[n * c * out_hw..(n + 1) * c * out_hw], c, out_hw, gl);
-            xl.fill(0.0);
-            grad_x_image(d, &cols, &k, gl, xl);
-            from_channels_last(xl, c, hw, o);
+    out.par_chunks_mut(c * to).enumerate().for_each_init(
+        || (vec![0.0f32; from * c], vec![0.0f32; to * c]),
+        |(input, output), (n, o)| {
+            to_channels_last(&src[n * c * from..(n + 1) * c * from], c, from, input);
+            output.fill(0.0);
+            image(input, output);
+            from_channels_last(output, c, to, o);
         },
     );
     out
@@ -198,22 +200,13 @@ avx2_dispatch!(forward_image => forward_image_body(
 #[inline(always)]
 fn forward_image_body(d: &Dims, cols: &[(usize, usize)], k: &[f32], xl: &[f32], ol: &mut [f32]) {
     let c = d.c;
-    for oh in 0..d.ho {
-        for i in 0..d.kh {
-            let Some(r) = d.row(oh, i) else { continue };
-            for (j, &(lo, hi)) in cols.iter().enumerate() {
-                let kj = &k[(i * d.kw + j) * c..][..c];
-                for ow in lo..hi {
-                    let col = ow * d.sw + j - d.pl;
-                    mul_add_lanes(
-                        &mut ol[(oh * d.wo + ow) * c..][..c],
-                        &xl[(r * d.w + col) * c..][..c],
-                        kj,
-                    );
-                }
-            }
-        }
-    }
+    for_each_window_pair(d, cols, |tap, out, input| {
+        mul_add_lanes(
+            &mut ol[out * c..][..c],
+            &xl[input * c..][..c],
+            &k[tap * c..][..c],
+        );
+    });
 }
 
 avx2_dispatch!(grad_x_image => grad_x_image_body(
@@ -229,18 +222,30 @@ avx2_dispatch!(grad_x_image => grad_x_image_body(
 #[inline(always)]
 fn grad_x_image_body(d: &Dims, cols: &[(usize, usize)], k: &[f32], gl: &[f32], xl: &mut [f32]) {
     let c = d.c;
+    for_each_window_pair(d, cols, |tap, out, input| {
+        mul_add_lanes(
+            &mut xl[input * c..][..c],
+            &gl[out * c..][..c],
+            &k[tap * c..][..c],
+        );
+    });
+}
+
+/// Calls `pair(tap, output position, input position)` for every tap of every output position
+/// whose input lies inside the image, by output row, then window row, window column and output
+/// column: the order both [`forward_image_body`] and [`grad_x_image_body`] must add in.
+#[inline(always)]
+fn for_each_window_pair(
+    d: &Dims,
+    cols: &[(usize, usize)],
+    mut pair: impl FnMut(usize, usize, usize),
+) {
     for oh in 0..d.ho {
         for i in 0..d.kh {
             let Some(r) = d.row(oh, i) else { continue };
             for (j, &(lo, hi)) in cols.iter().enumerate() {
-                let kj = &k[(i * d.kw + j) * c..][..c];
                 for ow in lo..hi {
-                    let col = ow * d.sw + j - d.pl;
-                    mul_add_lanes(
-                        &mut xl[(r * d.w + col) * c..][..c],
-                        &gl[(oh * d.wo + ow) * c..][..c],
-                        kj,
-                    );
+                    pair(i * d.kw + j, oh * d.wo + ow, r * d.w + ow * d.sw + j - d.pl);
                 }
             }
         }
