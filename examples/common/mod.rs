@@ -392,7 +392,6 @@ fn take(data: ImageDataset, limit: usize) -> Result<ImageDataset, Box<dyn std::e
     Ok(data.subset(&(0..limit).collect::<Vec<_>>())?)
 }
 
-/// The budget from the flags, with `default_rounds` when none is given.
 /// What `--overwrite` asks of an existing run directory.
 pub fn if_exists(overwrite: bool) -> IfExists {
     if overwrite {
@@ -402,6 +401,7 @@ pub fn if_exists(overwrite: bool) -> IfExists {
     }
 }
 
+/// The budget from the flags, with `default_rounds` when none is given.
 pub fn budget(args: &CommonArgs, default_rounds: usize) -> Budget {
     let mut budget = Budget {
         rounds: args.rounds,

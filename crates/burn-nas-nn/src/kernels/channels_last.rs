@@ -47,20 +47,15 @@ macro_rules! avx2_dispatch {
     };
 }
 
-/// Copies one image `[C, hw]` into `out` as `[hw, C]`.
-fn to_channels_last(src: &[f32], c: usize, hw: usize, out: &mut [f32]) {
-    for (ch, plane) in src.chunks_exact(hw).enumerate().take(c) {
-        for (p, &v) in plane.iter().enumerate() {
-            out[p * c + ch] = v;
-        }
+/// Writes the `rows × cols` matrix `src` into `out` as `cols × rows`: an image `[C, hw]`
+/// channels-last and back, a weight `[C, taps]` taps first and back.
+fn transpose_into(src: &[f32], (rows, cols): (usize, usize), out: &mut [f32]) {
+    if cols == 0 {
+        return;
     }
-}
-
-/// Copies one image `[hw, C]` into `out` as `[C, hw]`.
-fn from_channels_last(src: &[f32], c: usize, hw: usize, out: &mut [f32]) {
-    for (ch, plane) in out.chunks_exact_mut(hw).enumerate().take(c) {
-        for (p, v) in plane.iter_mut().enumerate() {
-            *v = src[p * c + ch];
+    for (r, row) in src.chunks_exact(cols).enumerate().take(rows) {
+        for (col, &v) in row.iter().enumerate() {
+            out[col * rows + r] = v;
         }
     }
 }
@@ -68,11 +63,7 @@ fn from_channels_last(src: &[f32], c: usize, hw: usize, out: &mut [f32]) {
 /// The weight `[C, taps]` as `[taps, C]`: tap `t`'s weights of every channel side by side.
 fn taps_first(weight: &[f32], c: usize, taps: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; c * taps];
-    for (ch, k) in weight.chunks_exact(taps).enumerate().take(c) {
-        for (t, &v) in k.iter().enumerate() {
-            out[t * c + ch] = v;
-        }
-    }
+    transpose_into(weight, (c, taps), &mut out);
     out
 }
 
@@ -113,10 +104,10 @@ fn per_image(
     out.par_chunks_mut(c * to).enumerate().for_each_init(
         || (vec![0.0f32; from * c], vec![0.0f32; to * c]),
         |(input, output), (n, o)| {
-            to_channels_last(&src[n * c * from..(n + 1) * c * from], c, from, input);
+            transpose_into(&src[n * c * from..(n + 1) * c * from], (c, from), input);
             output.fill(0.0);
             image(input, output);
-            from_channels_last(output, c, to, o);
+            transpose_into(output, (to, c), o);
         },
     );
     out
@@ -140,8 +131,8 @@ pub(super) fn grad_w(d: &Dims, x: &[f32], grad: &[f32]) -> Vec<f32> {
         return out;
     }
     let cols = d.all_cols();
-    // Row sums `[n][oh][tap][C]`; `None` where the row kernel adds nothing (a window row or
-    // column wholly in the padding).
+    // Row sums `[n][oh][tap][C]`; `present` marks those the row kernel adds (not those of a
+    // window row or column wholly in the padding).
     let row_sums = d.ho * taps * c;
     let mut sums = vec![0.0f32; d.n * row_sums];
     let mut present = vec![false; d.ho * taps];
@@ -158,8 +149,8 @@ pub(super) fn grad_w(d: &Dims, x: &[f32], grad: &[f32]) -> Vec<f32> {
     sums.par_chunks_mut(row_sums).enumerate().for_each_init(
         || (vec![0.0f32; hw * c], vec![0.0f32; out_hw * c]),
         |(xl, gl), (n, s)| {
-            to_channels_last(&x[n * c * hw..(n + 1) * c * hw], c, hw, xl);
-            to_channels_last(&grad[n * c * out_hw..(n + 1) * c * out_hw], c, out_hw, gl);
+            transpose_into(&x[n * c * hw..(n + 1) * c * hw], (c, hw), xl);
+            transpose_into(&grad[n * c * out_hw..(n + 1) * c * out_hw], (c, out_hw), gl);
             row_sums_image(d, &cols, xl, gl, s);
         },
     );
@@ -179,11 +170,8 @@ pub(super) fn grad_w(d: &Dims, x: &[f32], grad: &[f32]) -> Vec<f32> {
             }
         }
     });
-    for (t, a) in acc.chunks_exact(c).enumerate() {
-        for (ch, &v) in a.iter().enumerate() {
-            out[ch * taps + t] = v as f32;
-        }
-    }
+    let acc: Vec<f32> = acc.into_iter().map(|v| v as f32).collect();
+    transpose_into(&acc, (taps, c), &mut out);
     out
 }
 

@@ -159,20 +159,20 @@ mod flex {
             g: ConvGeometry,
         ) -> FloatTensor<Self> {
             let shape = x.shape();
-            let direct = (channels_last_pays(shape[2], shape[3])
-                || (g.stride == [1, 1] && padded_pays(shape[2], shape[3])))
-            .then(|| {
+            let (h, w) = (shape[2], shape[3]);
+            let kernel: Option<Forward> = if channels_last_pays(h, w) {
+                Some(channels_last::forward)
+            } else if g.stride == [1, 1] && padded_pays(h, w) {
+                Some(forward_stride1_f32)
+            } else {
+                None
+            };
+            let direct = kernel.and_then(|kernel| {
                 direct_f32(&x, &weight, &DIRECT_CALLS, |(xd, xs), (wd, ws)| {
                     let d = forward_dims(xd, wd, g);
-                    let out = if channels_last_pays(d.h, d.w) {
-                        channels_last::forward(&d, xs, ws)
-                    } else {
-                        forward_stride1_f32(&d, xs, ws)
-                    };
-                    (out, Shape::from(vec![d.n, d.c, d.ho, d.wo]))
+                    (kernel(&d, xs, ws), Shape::from(vec![d.n, d.c, d.ho, d.wo]))
                 })
-            })
-            .flatten();
+            });
             direct.unwrap_or_else(|| {
                 let options = options::<Self>(&weight, g);
                 Self::conv2d(x, weight, None, options)
@@ -240,6 +240,9 @@ mod flex {
             .run::<C>(x, weight, g)
         }
     }
+
+    /// A direct forward kernel: the output values of `d` from the input and the weight.
+    type Forward = fn(&Dims, &[f32], &[f32]) -> Vec<f32>;
 
     /// Whether an `h × w` input plane is small enough for the channels-last kernels
     /// ([`channels_last`]), which pay off where a plane is shorter than a vector register
