@@ -1,7 +1,7 @@
 //! A search space defined outside the library, end to end: its decisions, its architecture as
 //! plain data, the fixed child network a search trains from scratch, and the supernet that
 //! shares weights among all its architectures. `examples/custom_space.rs` searches it;
-//! `tests/custom_space.rs` includes this same file.
+//! `tests/end_to_end/custom_space.rs` includes this same file.
 //!
 //! The space: a chain of `layers` layers at a fixed width; each layer picks an operation
 //! (3×3 or 5×5 convolution, 3×3 max pooling, identity) and whether to add its input back

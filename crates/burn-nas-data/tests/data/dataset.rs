@@ -1,6 +1,6 @@
 //! Building, splitting, subsetting, downscaling and normalising datasets; epoch batches.
 
-mod common;
+use crate::common;
 
 use burn_nas_data::{DataError, ImageDataset, LastBatch, Normalization, epoch_batches};
 use common::flat_dataset;

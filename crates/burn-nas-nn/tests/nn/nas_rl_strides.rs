@@ -113,6 +113,7 @@ fn one_stride_spaces_refuse_uneven_strides_and_old_documents_read() {
 
 #[test]
 fn networks_stride_each_axis_and_concatenate_uneven_maps() {
+    let _turn = crate::support::turn();
     let device = Device::flex();
     // 16×16 → layer 0 strides 2×1 (8×16), layer 1 reads the image with 1×2 (16×8), layer 2
     // reads both: padded to 16×16, then 2×2 → 8×8.

@@ -11,7 +11,7 @@ use burn_nas::prelude::*;
 use burn_nas::search::{Evaluation, Phase};
 use burn_nas::space::MacroArch;
 
-mod support;
+use crate::support;
 use support::{task, training, turn};
 
 fn seeded(seed: u64) -> Device {

@@ -1,6 +1,6 @@
 //! Reading CIFAR-10, IDX and Fashion-MNIST files, and every way a file can be broken.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -11,7 +11,7 @@ use burn_nas_space::{MicroSpace, NasRlArch, NasRlSpace, SearchSpace, Token};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// The synthetic-task settings of `tests/reinforce.rs` (NAS-RL's LSTM, unbounded logits,
+/// The synthetic-task settings of `tests/controller/reinforce.rs` (NAS-RL's LSTM, unbounded logits,
 /// lr 0.01, a position embedding, an entropy bonus scaled to the decision units).
 fn learner(units: usize, seed: u64) -> ReinforceConfig {
     ReinforceConfig {

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-mod support;
+use crate::support;
 use support::example_binary;
 
 /// A fresh output directory for one run (removed first if an earlier run left it).

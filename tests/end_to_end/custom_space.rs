@@ -4,9 +4,8 @@
 //! training search it on real data; successive halving schedules it; the found architecture
 //! retrains.
 
-#[path = "../examples/chain/mod.rs"]
-mod chain;
-mod support;
+use crate::chain;
+use crate::support;
 
 use burn::tensor::Device;
 use burn_nas::estimator::{ImageShape, RetrainRegistry};

@@ -12,7 +12,7 @@ use burn_nas::prelude::*;
 use proptest::prelude::*;
 use serde_json::Value;
 
-mod support;
+use crate::support;
 use support::{task, training};
 
 /// A reward that is a fixed function of the architecture: searches cost nothing.
@@ -285,6 +285,7 @@ struct Outcomes {
 
 #[test]
 fn damaged_checkpoints_resume_or_fail_typed() {
+    let _turn = support::turn();
     // 64 damaged copies of each run directory (fixed seed); each resumes four searches and runs
     // three of them on. The shared-weight one holds burn records.
     let config = ProptestConfig {

@@ -1,11 +1,13 @@
 //! Smoke run of every benchmark workload in a tiny configuration (CI runs it; no timing
 //! assertion): the workloads build, step, and report in the reference format.
 
+use crate::support;
 use burn_nas::backend::{Device, DeviceSpec};
 use burn_nas_bench::{BenchConfig, PROFILED_OPS, Workload, profile_ops, run};
 
 #[test]
 fn every_workload_runs_one_tiny_step() {
+    let _turn = support::turn();
     for workload in Workload::ALL {
         let config = BenchConfig {
             warmup: 1,
@@ -25,6 +27,7 @@ fn every_workload_runs_one_tiny_step() {
 
 #[test]
 fn scoring_on_the_autodiff_device_runs_too() {
+    let _turn = support::turn();
     let config = BenchConfig {
         score_on_autodiff: true,
         ..BenchConfig::tiny(Workload::Score)
@@ -34,6 +37,7 @@ fn scoring_on_the_autodiff_device_runs_too() {
 
 #[test]
 fn op_profile_covers_every_op_at_three_shapes() {
+    let _turn = support::turn();
     let timings = profile_ops(2, 4, 8, 1, &Device::flex()).expect("profile");
     assert_eq!(timings.len(), 3 * PROFILED_OPS.len());
     assert_eq!(timings[0].shape, [2, 4, 8, 8]);

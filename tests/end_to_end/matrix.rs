@@ -12,9 +12,8 @@
 //! epoch by epoch, weight inheritance one that trains children from scratch) or are refused
 //! when built (a size penalty on shared weights, which measure no child's size).
 
-#[path = "../examples/chain/mod.rs"]
-mod chain;
-mod support;
+use crate::chain;
+use crate::support;
 
 use burn::tensor::Device;
 use burn_nas::estimator::{ChildFactory, ImageShape, Metrics, Objective, SizePenalty, Supernet};

@@ -2,6 +2,7 @@
 //! tells architectures apart. Before the fixes of issue 14 random cells scored near chance
 //! after a whole epoch; this test fails if that comes back.
 
+use crate::support;
 use burn::tensor::Device;
 use burn_nas::data::fashion_mnist;
 use burn_nas::estimator::CosineWarmRestarts;
@@ -38,6 +39,7 @@ const ACCURACY_FLOOR: f64 = 0.28;
 
 #[test]
 fn shared_weights_learn_random_cells_well_above_chance() {
+    let _turn = support::turn();
     // The fast preset's supernet and training, on 4,000 embedded Fashion-MNIST images at 14×14
     // (375 steps).
     let (train, test) = fashion_mnist::load_embedded().unwrap();

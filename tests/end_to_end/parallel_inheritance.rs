@@ -5,7 +5,7 @@ use burn::tensor::Device;
 use burn_nas::prelude::*;
 use burn_nas::search::Evaluation;
 
-mod support;
+use crate::support;
 use support::{assert_same_history, half_data, task, training, turn};
 
 fn evolution_history(devices: Option<&str>) -> Vec<Evaluation> {

@@ -2,7 +2,7 @@
 //! operator, and sequences of them, carried over to a network with non-trivial batch-norm
 //! statistics, give the same logits (eval mode) within 1e-4 before any training.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 //! parent's trained weights carried over exactly, so the climb keeps what its ancestors learned;
 //! the strategy resumes exactly from its saved state.
 
-mod support;
+use crate::support;
 
 use burn::tensor::Device;
 use burn_nas::estimator::{ChildFactory, ImageShape};

@@ -10,7 +10,7 @@ use burn_nas::estimator::FaultInjection;
 use burn_nas::prelude::*;
 use burn_nas::search::{Evaluation, Phase};
 
-mod support;
+use crate::support;
 use support::{
     assert_same_history, nas_rl_controller, nas_rl_estimator, nas_rl_history, nas_rl_space, turn,
 };

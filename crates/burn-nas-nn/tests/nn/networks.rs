@@ -1,7 +1,7 @@
 //! Networks of every space: build, run forward and backward, learn, count parameters, and —
 //! for supernets — touch only the sampled path.
 
-mod support;
+use crate::support;
 
 use burn::module::Module;
 use burn::optim::momentum::MomentumConfig;

@@ -1,7 +1,5 @@
 //! Batches as tensors: shapes, values, and each augmentation.
 
-mod common;
-
 use burn::tensor::{DType, Device, Int, Tensor};
 use burn_nas_data::{Augmentation, Batcher, DataError, ImageDataset, Normalization};
 use rand::SeedableRng;

@@ -3,7 +3,7 @@
 //! budget's fidelity, any strategy proposing, cost accounting, typed errors for impossible
 //! settings, and a real search on Fashion-MNIST that resumes exactly from its checkpoint.
 
-mod support;
+use crate::support;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

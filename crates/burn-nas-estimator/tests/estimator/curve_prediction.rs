@@ -8,7 +8,7 @@ use burn_nas_estimator::{CurveEnsemble, StopCriterion, fit_curve, replay_stoppin
 
 /// The recorded validation curves, in training order.
 fn curves() -> Vec<Vec<f64>> {
-    let text = include_str!("data/nas_rl_curves.json");
+    let text = include_str!("../data/nas_rl_curves.json");
     let records: Vec<serde_json::Value> = serde_json::from_str(text).expect("curves.json");
     records
         .iter()

@@ -1,0 +1,12 @@
+//! The data crate's integration tests, one module per file. They are one test binary
+//! rather than one per file so that a newcomer's `cargo test --release --workspace` compiles
+//! and links them once; run one file's tests with a filter, e.g.
+//! `cargo test --release --workspace --test data batcher::`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod batcher;
+mod dataset;
+mod files;
+mod headers_fuzz;

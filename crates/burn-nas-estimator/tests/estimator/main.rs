@@ -1,0 +1,8 @@
+//! The estimator crate's integration tests, one module per file. They are one test binary
+//! rather than one per file so that a newcomer's `cargo test --release --workspace` compiles
+//! and links them once; run one file's tests with a filter, e.g.
+//! `cargo test --release --workspace --test estimator curve_prediction::`.
+
+mod curve_prediction;
+mod training;
+mod units;

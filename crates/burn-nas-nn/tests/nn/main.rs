@@ -1,0 +1,12 @@
+//! The network crate's integration tests, one module per file. They are one test binary
+//! rather than one per file so that a newcomer's `cargo test --release --workspace` compiles
+//! and links them once; run one file's tests with a filter, e.g.
+//! `cargo test --release --workspace --test nn morphism::`.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod morphism;
+mod morphism_enas;
+mod nas_rl_strides;
+mod networks;
