@@ -369,14 +369,20 @@ impl<A, E: Estimator<A>> Estimator<A> for Logged<E> {
     fn estimate_many(
         &mut self,
         children: &[(&A, Option<&A>)],
+        stop: &std::sync::atomic::AtomicBool,
     ) -> burn_nas::estimator::Result<Vec<Estimate>> {
         if self.scores > 1 {
             return children
                 .iter()
-                .map(|(arch, _)| self.estimate(arch))
+                .map(|(arch, _)| {
+                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        return Err(burn_nas::estimator::EstimatorError::Interrupted);
+                    }
+                    self.estimate(arch)
+                })
                 .collect();
         }
-        let estimates = self.inner.estimate_many(children)?;
+        let estimates = self.inner.estimate_many(children, stop)?;
         for estimate in &estimates {
             self.log(self.inner.name(), estimate);
         }

@@ -106,8 +106,9 @@ impl<E: Estimator<NasRlArch>> Estimator<NasRlArch> for KillAfter<E> {
     fn estimate_many(
         &mut self,
         children: &[(&NasRlArch, Option<&NasRlArch>)],
+        stop: &std::sync::atomic::AtomicBool,
     ) -> Result<Vec<Estimate>, EstimatorError> {
-        self.inner.estimate_many(children)
+        self.inner.estimate_many(children, stop)
     }
     fn parallelism(&self) -> usize {
         self.inner.parallelism()

@@ -5,8 +5,11 @@
 //! completes with the retry recorded; bounded retries end in typed errors; a selector on two
 //! workers derives exactly what one derives.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use burn::tensor::Device;
-use burn_nas::estimator::FaultInjection;
+use burn_nas::estimator::{BatchObserver, FaultInjection};
 use burn_nas::prelude::*;
 use burn_nas::search::{Evaluation, Phase};
 
@@ -57,10 +60,84 @@ fn an_idle_worker_waits_for_a_child_a_failing_device_gives_back() {
             child: 0,
             after_batches: 1,
         });
-    let estimates = estimator.estimate_many(&[(&arch, None)]).unwrap();
+    let estimates = estimator
+        .estimate_many(&[(&arch, None)], &AtomicBool::new(false))
+        .unwrap();
     assert_eq!(estimates.len(), 1);
     assert_eq!(estimates[0].metrics.retries, 1);
     assert_eq!(estimator.failed_devices().len(), 1);
+}
+
+/// Counts minibatches, and raises `stop` at the first one when asked to.
+struct StopAtFirstBatch {
+    stop: Arc<AtomicBool>,
+    raise: bool,
+    batches: AtomicUsize,
+}
+
+impl BatchObserver for StopAtFirstBatch {
+    fn on_batch(&self, _done: usize, _total: usize, _loss: f64) {
+        self.batches.fetch_add(1, Ordering::SeqCst);
+        if self.raise {
+            self.stop.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+#[test]
+fn a_raised_stop_flag_lets_running_children_finish_and_starts_no_other() {
+    let _lock = turn();
+    let space = nas_rl_space();
+    let mut strategy = Reinforce::new(space, ReinforceConfig::nas_rl(), Device::flex()).unwrap();
+    let archs: Vec<NasRlArch> = strategy
+        .propose(3)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.arch)
+        .collect();
+    let children: Vec<(&NasRlArch, Option<&NasRlArch>)> = archs.iter().map(|a| (a, None)).collect();
+    let observed = |devices: Option<&str>, raise: bool| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let observer = Arc::new(StopAtFirstBatch {
+            stop: stop.clone(),
+            raise,
+            batches: AtomicUsize::new(0),
+        });
+        let mut estimator = nas_rl_estimator(devices, 1);
+        estimator.set_batch_observer(Some(observer.clone()));
+        let result = estimator.estimate_many(&children[..if raise { 3 } else { 1 }], &stop);
+        (result, observer.batches.load(Ordering::SeqCst))
+    };
+    let (one, per_child) = observed(None, false);
+    assert_eq!(one.unwrap().len(), 1);
+    assert!(per_child > 1);
+
+    // One device: the flag, raised in the first child's first minibatch, lets that child
+    // finish and starts neither of the others.
+    let (result, batches) = observed(None, true);
+    assert!(
+        matches!(result, Err(EstimatorError::Interrupted)),
+        "{result:?}"
+    );
+    assert_eq!(batches, per_child);
+    // Two devices: the children running when it is raised finish (one or two, as the threads
+    // go), the third never starts.
+    let (result, batches) = observed(Some("flex,flex"), true);
+    assert!(
+        matches!(result, Err(EstimatorError::Interrupted)),
+        "{result:?}"
+    );
+    assert!(
+        batches == per_child || batches == 2 * per_child,
+        "{batches} minibatches"
+    );
+    // A flag already raised starts nothing.
+    let mut estimator = nas_rl_estimator(Some("flex,flex"), 1);
+    let result = estimator.estimate_many(&children, &AtomicBool::new(true));
+    assert!(
+        matches!(result, Err(EstimatorError::Interrupted)),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -75,14 +152,18 @@ fn retries_are_bounded_and_failures_typed() {
     };
     // One device: after it fails nothing is left to retry on.
     let mut alone = nas_rl_estimator(Some("flex"), 1).with_fault_injection(fault);
-    let err = alone.estimate_many(&[(&arch, None)]).unwrap_err();
+    let err = alone
+        .estimate_many(&[(&arch, None)], &AtomicBool::new(false))
+        .unwrap_err();
     assert!(matches!(err, EstimatorError::NoDevice(_)), "{err}");
     assert_eq!(alone.failed_devices(), vec![0]);
     // No retry allowed: the failure itself is the error.
     let mut strict = nas_rl_estimator(Some("flex,flex"), 1)
         .with_fault_injection(fault)
         .with_max_retries(0);
-    let err = strict.estimate_many(&[(&arch, None)]).unwrap_err();
+    let err = strict
+        .estimate_many(&[(&arch, None)], &AtomicBool::new(false))
+        .unwrap_err();
     assert!(
         matches!(
             &err,
@@ -96,7 +177,7 @@ fn retries_are_bounded_and_failures_typed() {
     );
     // The surviving worker still trains the next group.
     let estimates = strict
-        .estimate_many(&[(&arch, None), (&arch, None)])
+        .estimate_many(&[(&arch, None), (&arch, None)], &AtomicBool::new(false))
         .unwrap();
     assert_eq!(estimates.len(), 2);
     assert_eq!(strict.failed_devices().len(), 1);

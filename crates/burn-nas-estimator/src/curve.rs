@@ -2,11 +2,12 @@
 //! end below the incumbent (Domhan et al. 2015, in its simplest robust form).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
 use crate::curve_ensemble::CurveEnsemble;
-use crate::error::{Result, invalid};
+use crate::error::{EstimatorError, Result, invalid};
 use crate::estimate::{BatchObserver, Estimate, Estimator};
 use crate::reward::Objective;
 use crate::state::EstimatorState;
@@ -120,8 +121,8 @@ pub trait EpochwiseEstimator<A>: Estimator<A> {
 
     /// Estimates several children (each with its parent, if any) — concurrently when the
     /// estimator has a device pool — each watched by `on_epoch`, which sees the child's
-    /// learning curve so far after every epoch. Returns the estimates in the order given.
-    /// The default estimates them one after the other with
+    /// learning curve so far after every epoch. Returns the estimates in the order given; no
+    /// child starts once `stop` is set. The default estimates them one after the other with
     /// [`estimate_watched`](Self::estimate_watched).
     ///
     /// # Errors
@@ -130,10 +131,14 @@ pub trait EpochwiseEstimator<A>: Estimator<A> {
         &mut self,
         children: &[(&A, Option<&A>)],
         on_epoch: &(dyn Fn(&[EpochStats]) -> Control + Sync),
+        stop: &AtomicBool,
     ) -> Result<Vec<Estimate>> {
         children
             .iter()
             .map(|(arch, parent)| {
+                if stop.load(Ordering::SeqCst) {
+                    return Err(EstimatorError::Interrupted);
+                }
                 let mut seen = Vec::new();
                 self.estimate_watched(arch, *parent, &mut |e| {
                     seen.push(e.clone());
@@ -443,11 +448,14 @@ impl<E> CurveExtrapolation<E> {
     }
 }
 
-/// One child at a time, the incumbent updated after each; with a pooled inner estimator
-/// ([`Estimator::parallelism`] > 1), [`estimate_many`](Estimator::estimate_many) trains a
-/// group concurrently against the incumbent as it stood before the group, then updates the
-/// incumbent from the group's results in proposal order — so a run's estimates depend on the
-/// pool size (the grouping), never on thread timing.
+/// One child at a time, the incumbent updated after each. With a pooled inner estimator
+/// ([`Estimator::parallelism`] > 1), [`estimate_many`](Estimator::estimate_many) splits the
+/// children it is given into groups of the pool's size, trains each group concurrently against
+/// the incumbent as it stood before the group, then updates the incumbent from the group's
+/// results in proposal order — so a run's estimates depend on the pool size (the grouping),
+/// never on thread timing. (This is the one estimator whose estimates depend on what ran
+/// beside them, so the grouping lives here rather than in the search, which hands every
+/// estimator a whole update at once.)
 impl<A, E: EpochwiseEstimator<A>> Estimator<A> for CurveExtrapolation<E> {
     fn estimate(&mut self, arch: &A) -> Result<Estimate> {
         self.estimate_child(arch, None)
@@ -464,24 +472,37 @@ impl<A, E: EpochwiseEstimator<A>> Estimator<A> for CurveExtrapolation<E> {
         Ok(self.settle(estimate, rule, &objective))
     }
 
-    fn estimate_many(&mut self, children: &[(&A, Option<&A>)]) -> Result<Vec<Estimate>> {
-        if self.inner.parallelism() <= 1 {
-            return children
-                .iter()
-                .map(|(arch, parent)| self.estimate_child(arch, *parent))
-                .collect();
+    fn estimate_many(
+        &mut self,
+        children: &[(&A, Option<&A>)],
+        stop: &AtomicBool,
+    ) -> Result<Vec<Estimate>> {
+        let group = self.inner.parallelism().max(1);
+        let mut out = Vec::with_capacity(children.len());
+        if group == 1 {
+            for (arch, parent) in children {
+                if stop.load(Ordering::SeqCst) {
+                    return Err(EstimatorError::Interrupted);
+                }
+                out.push(self.estimate_child(arch, *parent)?);
+            }
+            return Ok(out);
         }
-        let rule = self.rule(self.inner.planned_epochs());
-        let watch = move |seen: &[EpochStats]| {
-            let curve: Vec<f64> = seen.iter().map(|e| e.valid.accuracy).collect();
-            rule.verdict(&curve)
-        };
-        let estimates = self.inner.estimate_many_watched(children, &watch)?;
         let objective = self.inner.objective().clone();
-        Ok(estimates
-            .into_iter()
-            .map(|e| self.settle(e, rule, &objective))
-            .collect())
+        for chunk in children.chunks(group) {
+            let rule = self.rule(self.inner.planned_epochs());
+            let watch = move |seen: &[EpochStats]| {
+                let curve: Vec<f64> = seen.iter().map(|e| e.valid.accuracy).collect();
+                rule.verdict(&curve)
+            };
+            let estimates = self.inner.estimate_many_watched(chunk, &watch, stop)?;
+            out.extend(
+                estimates
+                    .into_iter()
+                    .map(|e| self.settle(e, rule, &objective)),
+            );
+        }
+        Ok(out)
     }
 
     /// The inner estimator's.

@@ -58,6 +58,10 @@ pub enum EstimatorError {
     /// Every device of the pool has failed: children are left that nothing can train.
     #[error("no working device left in the pool ({0})")]
     NoDevice(String),
+    /// The stop flag handed to [`Estimator::estimate_many`](crate::Estimator::estimate_many)
+    /// was raised before every child had started: the children are not all estimated.
+    #[error("stopped before every child was estimated")]
+    Interrupted,
     /// The strategy's sampler failed while the estimator was preparing.
     #[error("sampling an architecture failed: {0}")]
     Sampler(String),

@@ -1,6 +1,7 @@
 //! The [`Estimator`] trait and what it returns.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -107,23 +108,38 @@ pub trait Estimator<A> {
     }
 
     /// Estimates several architectures (each with the parent it was mutated from, if any),
-    /// returning the estimates in the same order. The default estimates them one after the
-    /// other; estimators that can train children concurrently (on a pool of devices) override
-    /// it, and must return exactly what the sequential order would.
+    /// returning the estimates in the same order. The search hands it all of an update's
+    /// proposals at once. The default estimates them one after the other; estimators that can
+    /// train children concurrently (on a pool of devices) override it, take the children as
+    /// devices come free, and must return exactly what the sequential order would, whatever
+    /// the pool's size.
+    ///
+    /// `stop` is read before each child starts: once it is set, no further child starts and
+    /// the call ends with [`EstimatorError::Interrupted`](crate::EstimatorError::Interrupted)
+    /// (children already training finish first). Pass a flag that is never set to estimate
+    /// them all.
     ///
     /// # Errors
-    /// As [`estimate_child`](Self::estimate_child).
-    fn estimate_many(&mut self, children: &[(&A, Option<&A>)]) -> Result<Vec<Estimate>> {
+    /// As [`estimate_child`](Self::estimate_child), and `Interrupted`.
+    fn estimate_many(
+        &mut self,
+        children: &[(&A, Option<&A>)],
+        stop: &AtomicBool,
+    ) -> Result<Vec<Estimate>> {
         children
             .iter()
-            .map(|(arch, parent)| self.estimate_child(arch, *parent))
+            .map(|(arch, parent)| {
+                if stop.load(Ordering::SeqCst) {
+                    return Err(crate::EstimatorError::Interrupted);
+                }
+                self.estimate_child(arch, *parent)
+            })
             .collect()
     }
 
-    /// How many children [`estimate_many`](Self::estimate_many) takes at once; the search hands
-    /// it that many at a time. 1 by default; the size of the device pool for estimators that
-    /// train children concurrently; `usize::MAX` for the shared weights, which score any number
-    /// of children together.
+    /// How many children [`estimate_many`](Self::estimate_many) trains at once: 1 by default;
+    /// the size of the device pool for estimators that train children concurrently;
+    /// `usize::MAX` for the shared weights, which score any number of children together.
     fn parallelism(&self) -> usize {
         1
     }
@@ -199,8 +215,12 @@ impl<A, E: Estimator<A> + ?Sized> Estimator<A> for Box<E> {
     fn estimate_child(&mut self, arch: &A, parent: Option<&A>) -> Result<Estimate> {
         (**self).estimate_child(arch, parent)
     }
-    fn estimate_many(&mut self, children: &[(&A, Option<&A>)]) -> Result<Vec<Estimate>> {
-        (**self).estimate_many(children)
+    fn estimate_many(
+        &mut self,
+        children: &[(&A, Option<&A>)],
+        stop: &AtomicBool,
+    ) -> Result<Vec<Estimate>> {
+        (**self).estimate_many(children, stop)
     }
     fn parallelism(&self) -> usize {
         (**self).parallelism()

@@ -1,6 +1,7 @@
 //! [`TrainFromScratch`]: train each child from scratch at a chosen fidelity (NAS-RL's estimator),
 //! one child at a time or several at once on a [`DevicePool`].
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -478,13 +479,15 @@ impl<F> TrainFromScratch<F> {
         self.trial(arch, child, &device, inherit, on_epoch, None)
     }
 
-    /// Trains `jobs` — concurrently on the pool when there is one, else one after the other —
-    /// each watched by `on_epoch` (which sees the child's curve so far). Results come back in
-    /// the order of `jobs`, with `metrics.retries` set.
+    /// Trains `jobs` — concurrently on the pool when there is one, each device taking the
+    /// next job as it comes free, else one after the other — each watched by `on_epoch`
+    /// (which sees the child's curve so far). Results come back in the order of `jobs`, with
+    /// `metrics.retries` set. No job starts once `stop` is set ([`EstimatorError::Interrupted`]).
     pub(crate) fn run_many<A: Sync>(
         &mut self,
         jobs: Vec<Job<'_, A>>,
         on_epoch: &(dyn Fn(&[EpochStats]) -> Control + Sync),
+        stop: &AtomicBool,
     ) -> Result<Vec<(Estimate, F::Net)>>
     where
         F: ChildFactory<A> + Sync,
@@ -494,6 +497,9 @@ impl<F> TrainFromScratch<F> {
             return jobs
                 .iter()
                 .map(|job| {
+                    if stop.load(Ordering::SeqCst) {
+                        return Err(EstimatorError::Interrupted);
+                    }
                     let mut seen = Vec::new();
                     self.run(job.arch, job.inherit.as_ref(), &mut |e| {
                         seen.push(e.clone());
@@ -511,6 +517,10 @@ impl<F> TrainFromScratch<F> {
         let pool = self.pool.as_ref().expect("checked above");
         let this = &*self;
         let report = pool.run_trials(jobs.len(), &self.alive, self.max_retries, |attempt| {
+            if stop.load(Ordering::SeqCst) {
+                // A trial's own error: the pool starts no further trial.
+                return Err(EstimatorError::Interrupted);
+            }
             let job = &jobs[attempt.trial];
             let child = first + attempt.trial as u64;
             let fail_after = this
@@ -587,8 +597,12 @@ where
     }
 
     /// Concurrently on the pool, if there is one.
-    fn estimate_many(&mut self, children: &[(&A, Option<&A>)]) -> Result<Vec<Estimate>> {
-        self.estimate_many_watched(children, &|_| Control::Continue)
+    fn estimate_many(
+        &mut self,
+        children: &[(&A, Option<&A>)],
+        stop: &AtomicBool,
+    ) -> Result<Vec<Estimate>> {
+        self.estimate_many_watched(children, &|_| Control::Continue, stop)
     }
 
     /// The pool's size (1 without a pool).

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use burn::module::Module;
 use burn_nas_nn::{ParamValues, export_params, import_params};
@@ -99,8 +100,12 @@ where
     /// Concurrently on the inner estimator's pool, if it has one. A child whose parent is an
     /// earlier child of the same group waits for it (the group is split there), so every child
     /// inherits exactly what it would in a sequential run.
-    fn estimate_many(&mut self, children: &[(&A, Option<&A>)]) -> Result<Vec<Estimate>> {
-        self.estimate_many_watched(children, &|_| Control::Continue)
+    fn estimate_many(
+        &mut self,
+        children: &[(&A, Option<&A>)],
+        stop: &AtomicBool,
+    ) -> Result<Vec<Estimate>> {
+        self.estimate_many_watched(children, &|_| Control::Continue, stop)
     }
 
     /// The inner estimator's pool size.
@@ -188,6 +193,7 @@ where
         &mut self,
         children: &[(&A, Option<&A>)],
         on_epoch: &(dyn Fn(&[EpochStats]) -> Control + Sync),
+        stop: &AtomicBool,
     ) -> Result<Vec<Estimate>> {
         let mut out = Vec::with_capacity(children.len());
         let mut start = 0;
@@ -223,7 +229,7 @@ where
                     order.pop_front();
                 }
             }
-            let done = self.inner.run_many(jobs, on_epoch)?;
+            let done = self.inner.run_many(jobs, on_epoch, stop)?;
             for ((arch, _), (estimate, net)) in children[start..end].iter().zip(done) {
                 self.keep(arch.to_json(), net.valid());
                 out.push(estimate);
@@ -259,6 +265,7 @@ where
         &mut self,
         children: &[(&A, Option<&A>)],
         on_epoch: &(dyn Fn(&[EpochStats]) -> Control + Sync),
+        stop: &AtomicBool,
     ) -> Result<Vec<Estimate>> {
         let jobs = children
             .iter()
@@ -268,7 +275,7 @@ where
             })
             .collect();
         Ok(self
-            .run_many(jobs, on_epoch)?
+            .run_many(jobs, on_epoch, stop)?
             .into_iter()
             .map(|(estimate, _)| estimate)
             .collect())

@@ -2,6 +2,7 @@
 //! architectures, every architecture scored with the shared weights.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::module::Module;
@@ -15,7 +16,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::error::{Result, invalid};
+use crate::error::{EstimatorError, Result, invalid};
 use crate::estimate::{BatchObserver, Compute, Estimate, Estimator, Metrics, ObserverSlot};
 use crate::reward::Objective;
 use crate::state::{
@@ -362,13 +363,21 @@ impl<A: Sync, S: Supernet<A>> Estimator<A> for SharedWeights<S> {
     /// `flex` (the parents are ignored): each takes the validation minibatch the sequential
     /// order would give it, so the estimates are exactly those of one
     /// [`estimate`](Estimator::estimate) after the other.
-    fn estimate_many(&mut self, children: &[(&A, Option<&A>)]) -> Result<Vec<Estimate>> {
+    /// Scoring takes a moment, so `stop` is read once, before it starts.
+    fn estimate_many(
+        &mut self,
+        children: &[(&A, Option<&A>)],
+        stop: &AtomicBool,
+    ) -> Result<Vec<Estimate>> {
+        if stop.load(Ordering::SeqCst) {
+            return Err(EstimatorError::Interrupted);
+        }
         let archs: Vec<&A> = children.iter().map(|(arch, _)| *arch).collect();
         self.score(&archs)
     }
 
     /// Any number: [`estimate_many`](Estimator::estimate_many) scores all the children it is
-    /// given in parallel, so the search hands it a whole update's proposals at once.
+    /// given in parallel.
     fn parallelism(&self) -> usize {
         usize::MAX
     }

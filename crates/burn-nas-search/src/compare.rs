@@ -15,6 +15,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::ops::Range;
+use std::sync::atomic::AtomicBool;
 
 use burn_nas_estimator::{Estimate, Estimator};
 use burn_nas_space::{Architecture, SearchSpace, Token};
@@ -205,30 +206,25 @@ pub fn rank_estimator<A: Architecture>(
     })
 }
 
-/// Estimates every architecture of `archs` once, in order, through
-/// [`Estimator::estimate_many`] in batches of the estimator's
-/// [`parallelism`](Estimator::parallelism) (so a pooled estimator trains a batch concurrently).
+/// Estimates every architecture of `archs` once, in order, through one
+/// [`Estimator::estimate_many`] call (so a pooled estimator trains them concurrently, each
+/// device taking the next as it comes free).
 ///
 /// # Errors
 /// [`SearchError::Estimator`] when the estimator fails; [`SearchError::Compare`] when it
 /// returns another number of estimates than it was given architectures.
 pub fn estimate_all<A>(estimator: &mut dyn Estimator<A>, archs: &[A]) -> Result<Vec<Estimate>> {
-    let batch = estimator.parallelism().max(1);
-    let mut out = Vec::with_capacity(archs.len());
-    for chunk in archs.chunks(batch) {
-        let children: Vec<(&A, Option<&A>)> = chunk.iter().map(|a| (a, None)).collect();
-        let estimates = estimator.estimate_many(&children)?;
-        if estimates.len() != chunk.len() {
-            return Err(SearchError::Compare(format!(
-                "estimator `{}` returned {} estimates for {} architectures",
-                estimator.name(),
-                estimates.len(),
-                chunk.len()
-            )));
-        }
-        out.extend(estimates);
+    let children: Vec<(&A, Option<&A>)> = archs.iter().map(|a| (a, None)).collect();
+    let estimates = estimator.estimate_many(&children, &AtomicBool::new(false))?;
+    if estimates.len() != archs.len() {
+        return Err(SearchError::Compare(format!(
+            "estimator `{}` returned {} estimates for {} architectures",
+            estimator.name(),
+            estimates.len(),
+            archs.len()
+        )));
     }
-    Ok(out)
+    Ok(estimates)
 }
 
 /// A correlation for titles and logs: 3 decimals, or `n/a`.

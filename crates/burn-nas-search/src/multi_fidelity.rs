@@ -26,6 +26,7 @@
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use burn_nas_controller::{Proposal, SearchStrategy, StrategyError};
@@ -689,7 +690,7 @@ impl<A: Architecture> MultiFidelitySearch<A> {
                 .iter()
                 .map(|&i| (&proposals[i].arch, proposals[i].parent.as_ref()))
                 .collect();
-            estimator.estimate_many(&children)?
+            estimator.estimate_many(&children, &AtomicBool::new(false))?
         };
         self.progress.seconds += start.elapsed().as_secs_f64();
         let survivors = self.progress.survivors.clone();

@@ -337,18 +337,20 @@ impl<A: Architecture> Search<A> {
             let proposals = self.strategy.propose(self.config.proposals_per_update)?;
             let mut results: Vec<(Proposal<A>, f64)> = Vec::with_capacity(proposals.len());
             let mut pending = Vec::with_capacity(proposals.len());
-            let group = self.estimator.parallelism().max(1);
-            for chunk in proposals.chunks(group) {
-                if self.stop.load(Ordering::SeqCst) {
-                    return Ok(false);
-                }
-                let children: Vec<(&A, Option<&A>)> =
-                    chunk.iter().map(|p| (&p.arch, p.parent.as_ref())).collect();
-                let estimates = estimate_many_checked(&mut self.estimator, &children)?;
-                for (proposal, estimate) in chunk.iter().zip(estimates) {
-                    pending.push(self.record(round, update, Phase::Search, proposal, &estimate)?);
-                    results.push((proposal.clone(), estimate.reward));
-                }
+            // The whole update at once: a device pool takes the children as its devices come
+            // free, and the stop flag keeps any further child from starting.
+            let children: Vec<(&A, Option<&A>)> = proposals
+                .iter()
+                .map(|p| (&p.arch, p.parent.as_ref()))
+                .collect();
+            let estimates = match estimate_many_checked(&mut self.estimator, &children, &self.stop)
+            {
+                Err(SearchError::Estimator(EstimatorError::Interrupted)) => return Ok(false),
+                other => other?,
+            };
+            for (proposal, estimate) in proposals.iter().zip(estimates) {
+                pending.push(self.record(round, update, Phase::Search, proposal, &estimate)?);
+                results.push((proposal.clone(), estimate.reward));
             }
             self.strategy.observe(&results)?;
             let baseline = self.strategy.baseline();
@@ -443,8 +445,8 @@ impl<A: Architecture> Search<A> {
     /// shared weights do; docs/results.md). With [`Derive::Sample`] the strategy's candidates
     /// are scored once each; with [`Derive::Rescore`] the `candidates` best distinct
     /// architectures of the search; with [`Derive::BestEvaluated`] the
-    /// [`SELECT_TOP`](Self::SELECT_TOP) best. The candidates go to the selector
-    /// [`parallelism`](Estimator::parallelism) at a time, so a selector with a device pool
+    /// [`SELECT_TOP`](Self::SELECT_TOP) best. The candidates go to the selector in one
+    /// [`estimate_many`](Estimator::estimate_many) call, so a selector with a device pool
     /// trains them concurrently.
     ///
     /// # Errors
@@ -481,7 +483,8 @@ impl<A: Architecture> Search<A> {
                 let estimates = match selector {
                     Some(selector) => {
                         let archs: Vec<&A> = candidates.iter().map(|p| &p.arch).collect();
-                        estimate_in_groups(selector, &archs)?
+                        // Derivation is not interrupted: it finishes what a finished search began.
+                        estimate_all(selector, &archs, &AtomicBool::new(false))?
                     }
                     None => candidates
                         .iter()
@@ -564,7 +567,8 @@ impl<A: Architecture> Search<A> {
     /// add up).
     fn averaged_estimate(&mut self, arch: &A, scores: usize) -> Result<Estimate> {
         let repeated = vec![arch; scores.max(1)];
-        let mut estimates = estimate_in_groups(&mut self.estimator, &repeated)?.into_iter();
+        let mut estimates =
+            estimate_all(&mut self.estimator, &repeated, &AtomicBool::new(false))?.into_iter();
         let mut estimate = estimates.next().ok_or_else(|| {
             SearchError::NothingToDerive("the estimator returned no estimate".into())
         })?;
@@ -695,28 +699,25 @@ impl<A: Architecture> Search<A> {
     }
 }
 
-/// Estimates `archs` in order, handing `estimator` [`parallelism`](Estimator::parallelism) of
-/// them at a time (so that a device pool trains them concurrently, and the shared weights
-/// score them together); the estimates come back in the order of `archs`.
-fn estimate_in_groups<A, E: Estimator<A> + ?Sized>(
+/// Estimates `archs` in one [`Estimator::estimate_many`] call (so that a device pool trains
+/// them concurrently, and the shared weights score them together); the estimates come back in
+/// the order of `archs`.
+fn estimate_all<A, E: Estimator<A> + ?Sized>(
     estimator: &mut E,
     archs: &[&A],
+    stop: &AtomicBool,
 ) -> Result<Vec<Estimate>> {
-    let group = estimator.parallelism().max(1);
-    let mut out = Vec::with_capacity(archs.len());
-    for chunk in archs.chunks(group) {
-        let children: Vec<(&A, Option<&A>)> = chunk.iter().map(|&a| (a, None)).collect();
-        out.extend(estimate_many_checked(estimator, &children)?);
-    }
-    Ok(out)
+    let children: Vec<(&A, Option<&A>)> = archs.iter().map(|&a| (a, None)).collect();
+    estimate_many_checked(estimator, &children, stop)
 }
 
 /// [`Estimator::estimate_many`], checked to return one estimate per child.
 fn estimate_many_checked<A, E: Estimator<A> + ?Sized>(
     estimator: &mut E,
     children: &[(&A, Option<&A>)],
+    stop: &AtomicBool,
 ) -> Result<Vec<Estimate>> {
-    let estimates = estimator.estimate_many(children)?;
+    let estimates = estimator.estimate_many(children, stop)?;
     if estimates.len() != children.len() {
         return Err(SearchError::Estimator(EstimatorError::InvalidSetting {
             field: "estimate_many",

@@ -221,7 +221,7 @@ fn shared_weights_accuracy_rises_with_prepare() {
     estimator.load_state(&state).unwrap();
     let children: Vec<_> = probes.iter().map(|a| (a, None)).collect();
     let together: Vec<f64> = estimator
-        .estimate_many(&children)
+        .estimate_many(&children, &std::sync::atomic::AtomicBool::new(false))
         .unwrap()
         .iter()
         .map(|e| e.reward)
