@@ -375,9 +375,7 @@ impl<A, E: Estimator<A>> Estimator<A> for Logged<E> {
             return children
                 .iter()
                 .map(|(arch, _)| {
-                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
-                        return Err(burn_nas::estimator::EstimatorError::Interrupted);
-                    }
+                    burn_nas::estimator::check_stop(stop)?;
                     self.estimate(arch)
                 })
                 .collect();

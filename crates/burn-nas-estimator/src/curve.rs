@@ -2,12 +2,12 @@
 //! end below the incumbent (Domhan et al. 2015, in its simplest robust form).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 
 use crate::curve_ensemble::CurveEnsemble;
-use crate::error::{EstimatorError, Result, invalid};
+use crate::error::{Result, check_stop, invalid};
 use crate::estimate::{BatchObserver, Estimate, Estimator};
 use crate::reward::Objective;
 use crate::state::EstimatorState;
@@ -136,9 +136,7 @@ pub trait EpochwiseEstimator<A>: Estimator<A> {
         children
             .iter()
             .map(|(arch, parent)| {
-                if stop.load(Ordering::SeqCst) {
-                    return Err(EstimatorError::Interrupted);
-                }
+                check_stop(stop)?;
                 let mut seen = Vec::new();
                 self.estimate_watched(arch, *parent, &mut |e| {
                     seen.push(e.clone());
@@ -481,9 +479,7 @@ impl<A, E: EpochwiseEstimator<A>> Estimator<A> for CurveExtrapolation<E> {
         let mut out = Vec::with_capacity(children.len());
         if group == 1 {
             for (arch, parent) in children {
-                if stop.load(Ordering::SeqCst) {
-                    return Err(EstimatorError::Interrupted);
-                }
+                check_stop(stop)?;
                 out.push(self.estimate_child(arch, *parent)?);
             }
             return Ok(out);

@@ -1,5 +1,7 @@
 //! The error type of performance estimation.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use thiserror::Error;
 
 use burn_nas_data::DataError;
@@ -65,6 +67,18 @@ pub enum EstimatorError {
     /// The strategy's sampler failed while the estimator was preparing.
     #[error("sampling an architecture failed: {0}")]
     Sampler(String),
+}
+
+/// [`EstimatorError::Interrupted`] once `stop` is set: what an
+/// [`Estimator::estimate_many`](crate::Estimator::estimate_many) reads before it starts a child.
+///
+/// # Errors
+/// `Interrupted` when the flag is set.
+pub fn check_stop(stop: &AtomicBool) -> Result<()> {
+    if stop.load(Ordering::SeqCst) {
+        return Err(EstimatorError::Interrupted);
+    }
+    Ok(())
 }
 
 /// Shorthand for results of this crate.

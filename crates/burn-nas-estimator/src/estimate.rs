@@ -1,11 +1,11 @@
 //! The [`Estimator`] trait and what it returns.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Result, check_stop};
 use crate::state::EstimatorState;
 
 /// Everything measured while estimating one architecture.
@@ -129,9 +129,7 @@ pub trait Estimator<A> {
         children
             .iter()
             .map(|(arch, parent)| {
-                if stop.load(Ordering::SeqCst) {
-                    return Err(crate::EstimatorError::Interrupted);
-                }
+                check_stop(stop)?;
                 self.estimate_child(arch, *parent)
             })
             .collect()

@@ -1,7 +1,7 @@
 //! [`TrainFromScratch`]: train each child from scratch at a chosen fidelity (NAS-RL's estimator),
 //! one child at a time or several at once on a [`DevicePool`].
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -11,7 +11,7 @@ use burn_nas_backend::{DevicePool, TrialOutcome};
 use burn_nas_nn::{Network, ParamValues, import_params};
 
 use crate::curve::EpochwiseEstimator;
-use crate::error::{EstimatorError, Result};
+use crate::error::{EstimatorError, Result, check_stop};
 use crate::estimate::{BatchObserver, Compute, Estimate, Estimator, Metrics, ObserverSlot};
 use crate::factory::{ChildFactory, ImageShape};
 use crate::fidelity::Fidelity;
@@ -497,9 +497,7 @@ impl<F> TrainFromScratch<F> {
             return jobs
                 .iter()
                 .map(|job| {
-                    if stop.load(Ordering::SeqCst) {
-                        return Err(EstimatorError::Interrupted);
-                    }
+                    check_stop(stop)?;
                     let mut seen = Vec::new();
                     self.run(job.arch, job.inherit.as_ref(), &mut |e| {
                         seen.push(e.clone());
@@ -517,10 +515,8 @@ impl<F> TrainFromScratch<F> {
         let pool = self.pool.as_ref().expect("checked above");
         let this = &*self;
         let report = pool.run_trials(jobs.len(), &self.alive, self.max_retries, |attempt| {
-            if stop.load(Ordering::SeqCst) {
-                // A trial's own error: the pool starts no further trial.
-                return Err(EstimatorError::Interrupted);
-            }
+            // A trial's own error: the pool starts no further trial.
+            check_stop(stop)?;
             let job = &jobs[attempt.trial];
             let child = first + attempt.trial as u64;
             let fail_after = this

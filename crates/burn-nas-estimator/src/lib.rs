@@ -42,7 +42,7 @@ pub use curve::{
     fit_curve, replay_stopping,
 };
 pub use curve_ensemble::{CurveEnsemble, CurveFamily, CurvePrediction, FamilyPrediction};
-pub use error::{EstimatorError, Result};
+pub use error::{EstimatorError, Result, check_stop};
 pub use estimate::{BatchObserver, Compute, Estimate, Estimator, Metrics};
 pub use factory::{ChildFactory, ImageShape, MacroChild, MicroChild, NasRlChild};
 pub use fidelity::Fidelity;

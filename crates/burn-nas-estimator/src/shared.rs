@@ -2,7 +2,7 @@
 //! architectures, every architecture scored with the shared weights.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -16,7 +16,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::error::{EstimatorError, Result, invalid};
+use crate::error::{Result, check_stop, invalid};
 use crate::estimate::{BatchObserver, Compute, Estimate, Estimator, Metrics, ObserverSlot};
 use crate::reward::Objective;
 use crate::state::{
@@ -362,16 +362,14 @@ impl<A: Sync, S: Supernet<A>> Estimator<A> for SharedWeights<S> {
     /// Scores the children together, in parallel on the CPU's threads when the device is
     /// `flex` (the parents are ignored): each takes the validation minibatch the sequential
     /// order would give it, so the estimates are exactly those of one
-    /// [`estimate`](Estimator::estimate) after the other.
-    /// Scoring takes a moment, so `stop` is read once, before it starts.
+    /// [`estimate`](Estimator::estimate) after the other. Scoring takes a moment, so `stop` is
+    /// read once, before it starts.
     fn estimate_many(
         &mut self,
         children: &[(&A, Option<&A>)],
         stop: &AtomicBool,
     ) -> Result<Vec<Estimate>> {
-        if stop.load(Ordering::SeqCst) {
-            return Err(EstimatorError::Interrupted);
-        }
+        check_stop(stop)?;
         let archs: Vec<&A> = children.iter().map(|(arch, _)| *arch).collect();
         self.score(&archs)
     }
