@@ -162,7 +162,7 @@ fn train_children(cli: &Cli, run: &RunDir) -> Result<Vec<Recorded>, Box<dyn std:
         let arch = space.sample(&mut rng)?;
         let start = std::time::Instant::now();
         let estimate = estimator.estimate(&arch)?;
-        let curve = estimate.metrics.curve.clone();
+        let curve = estimate.metrics.curve().to_vec();
         println!(
             "child {:>3}/{}: {} epochs, final {:.3}, {:.1} s",
             i + 1,

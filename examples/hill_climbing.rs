@@ -286,8 +286,8 @@ impl<F> Study<'_, F> {
         let search_seconds = started.elapsed().as_secs_f64();
         let derived = search.derive()?;
         let history = search.history().to_vec();
-        let epochs = history.iter().map(|e| e.metrics.epochs).sum();
-        let inherited = history.iter().filter(|e| e.metrics.inherited).count();
+        let epochs = history.iter().map(|e| e.metrics.epochs()).sum();
+        let inherited = history.iter().filter(|e| e.metrics.inherited()).count();
         let (_, retrain) = retrain(
             &self.factory,
             &derived.arch,

@@ -264,7 +264,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             Cheap::FirstEpoch => Box::new(Replay::proxy(
                 "first-epoch",
                 references.clone(),
-                |e: &Estimate| e.metrics.curve.first().copied().unwrap_or(f64::NAN),
+                |e: &Estimate| e.metrics.curve().first().copied().unwrap_or(f64::NAN),
             )),
             Cheap::Params => Box::new(Replay::proxy("params", references.clone(), |e| {
                 e.metrics.params.map_or(f64::NAN, |p| p as f64)

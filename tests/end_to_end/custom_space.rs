@@ -142,7 +142,7 @@ fn evolution_with_low_fidelity_searches_and_retrains_the_chain_space() {
     assert!(
         history
             .iter()
-            .all(|e| e.metrics.epochs == 1 && e.metrics.params.is_some())
+            .all(|e| e.metrics.epochs() == 1 && e.metrics.params.is_some())
     );
     let derived = search.derive().unwrap();
     // Retrained from its JSON document, as the `retrain` tool does: through a registry that

@@ -194,13 +194,13 @@ fn check(label: &str, kind: Kind, strategy: Strategy, history: &[Evaluation]) {
                     e.reward,
                     m.valid_accuracy
                 );
-                assert_eq!(m.epochs, 1, "{label}");
+                assert_eq!(m.epochs(), 1, "{label}");
                 // Full fidelity, every epoch trained: nothing saved.
                 assert_eq!((compute.spent, compute.saved), (1.0, 0.0), "{label}");
             }
             Kind::LowFidelity => {
                 assert_eq!(e.reward, m.valid_accuracy, "{label}");
-                assert_eq!(m.epochs, 1, "{label}");
+                assert_eq!(m.epochs(), 1, "{label}");
                 assert!(m.params.is_some(), "{label}");
                 // Half the images, 10×10 instead of 14×14 and half the width: well under half
                 // the cost of a full-fidelity epoch.
@@ -211,22 +211,22 @@ fn check(label: &str, kind: Kind, strategy: Strategy, history: &[Evaluation]) {
             }
             Kind::Curve => {
                 // Full fidelity: what was saved is exactly the epochs not trained.
-                assert_eq!(compute.spent, m.epochs as f64, "{label}");
+                assert_eq!(compute.spent, m.epochs() as f64, "{label}");
             }
             Kind::Inheritance => {
                 // A warm start buys accuracy per epoch, not fewer epochs.
                 assert_eq!((compute.spent, compute.saved), (1.0, 0.0), "{label}");
                 // Weights are inherited exactly when the strategy names a parent (evolution's
                 // mutations; REINFORCE and random search never do).
-                assert_eq!(m.inherited, e.has_parent, "{label}, child {}", e.index);
+                assert_eq!(m.inherited(), e.has_parent, "{label}, child {}", e.index);
             }
             Kind::Shared => {
-                assert_eq!(m.epochs, 0, "{label}");
+                assert!(m.training.is_none(), "{label}: {m:?}");
                 assert!(m.params.is_none(), "{label}");
             }
         }
         if kind != Kind::Inheritance {
-            assert!(!m.inherited, "{label}");
+            assert!(!m.inherited(), "{label}");
         }
     }
     if kind == Kind::Shared {
@@ -245,18 +245,15 @@ fn check(label: &str, kind: Kind, strategy: Strategy, history: &[Evaluation]) {
     if kind == Kind::Curve {
         // The first child sets the incumbent and trains all 4 epochs; every later one is
         // stopped after 3 and rewarded with its prediction.
-        assert!(!history[0].metrics.stopped_early, "{label}");
-        assert_eq!(history[0].metrics.epochs, 4, "{label}");
+        assert!(!history[0].metrics.stopped_early(), "{label}");
+        assert_eq!(history[0].metrics.epochs(), 4, "{label}");
         // Four epochs learn: the rewards are real accuracies (measured 0.21–0.68; chance 0.1).
         assert!(history[0].metrics.valid_accuracy > 0.15, "{label}");
         for e in &history[1..] {
-            assert!(e.metrics.stopped_early, "{label}, child {}", e.index);
-            assert_eq!(
-                (e.metrics.epochs, e.metrics.epochs_saved),
-                (3, 1),
-                "{label}"
-            );
-            assert_eq!(Some(e.reward), e.metrics.predicted_accuracy, "{label}");
+            let run = e.metrics.training.as_ref().expect("a training run");
+            assert!(run.stopped_early, "{label}, child {}", e.index);
+            assert_eq!((run.epochs, run.epochs_saved), (3, 1), "{label}");
+            assert_eq!(Some(e.reward), run.predicted_accuracy, "{label}");
         }
     }
     if strategy == Strategy::Evolution {

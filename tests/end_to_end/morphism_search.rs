@@ -74,7 +74,10 @@ fn climb<A: Architecture + 'static>(
                 .fold(f64::MIN, f64::max)
         })
         .collect();
-    (best, history.iter().map(|e| e.metrics.inherited).collect())
+    (
+        best,
+        history.iter().map(|e| e.metrics.inherited()).collect(),
+    )
 }
 
 fn nas_rl_climb(estimator: impl Estimator<NasRlArch> + 'static) -> (Vec<f64>, Vec<bool>) {

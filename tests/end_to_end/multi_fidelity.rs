@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use burn_nas::estimator::Metrics;
+use burn_nas::estimator::{Metrics, Training};
 use burn_nas::prelude::*;
 use burn_nas::search::{Bracket, EstimatorFactory, MULTI_FIDELITY_FILE, Rung, RungEvaluation};
 
@@ -180,7 +180,10 @@ impl Estimator<NasRlArch> for Scripted {
             reward,
             metrics: Metrics {
                 valid_accuracy: reward,
-                epochs: self.epochs,
+                training: Some(Training {
+                    epochs: self.epochs,
+                    ..Training::default()
+                }),
                 ..Metrics::default()
             },
         })
@@ -385,7 +388,7 @@ fn each_rung_promotes_exactly_its_best() {
             assert_eq!(*n, at, "{name}: budget {budget}");
         }
         for e in history {
-            assert_eq!(e.metrics.epochs, e.budget, "{name}");
+            assert_eq!(e.metrics.epochs(), e.budget, "{name}");
         }
         // Rung sizes are the schedule's; the promoted are exactly the best of their rung and
         // are the next rung's candidates.

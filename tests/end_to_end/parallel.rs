@@ -196,11 +196,12 @@ fn curve_extrapolation_on_two_workers_matches_per_group_rule() {
         1.0,
     ));
     assert_same_history(&parallel, &sequential);
-    assert!(
-        parallel
-            .iter()
-            .all(|e| e.metrics.predicted_accuracy.is_some())
-    );
+    assert!(parallel.iter().all(|e| {
+        e.metrics
+            .training
+            .as_ref()
+            .is_some_and(|t| t.predicted_accuracy.is_some())
+    }));
 }
 
 #[test]

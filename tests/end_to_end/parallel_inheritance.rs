@@ -55,7 +55,7 @@ fn weight_inheritance_on_two_workers_gives_the_sequential_history() {
     let parallel = evolution_history(Some("flex,flex"));
     assert_same_history(&parallel, &sequential);
     assert!(
-        sequential.iter().any(|e| e.metrics.inherited),
+        sequential.iter().any(|e| e.metrics.inherited()),
         "no child inherited"
     );
 }

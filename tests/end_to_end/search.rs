@@ -260,11 +260,12 @@ fn nas_rl_search_with_curve_extrapolation_writes_a_complete_run_directory() {
     // The first child sets the incumbent; every later one stops after 3 of 5 epochs, its
     // reward the prediction.
     let history = search.history();
-    assert!(!history[0].metrics.stopped_early);
+    assert!(!history[0].metrics.stopped_early());
     for e in &history[1..] {
-        assert!(e.metrics.stopped_early, "child {} was not stopped", e.index);
-        assert_eq!((e.metrics.epochs, e.metrics.epochs_saved), (3, 2));
-        assert_eq!(Some(e.reward), e.metrics.predicted_accuracy);
+        let run = e.metrics.training.as_ref().expect("a training run");
+        assert!(run.stopped_early, "child {} was not stopped", e.index);
+        assert_eq!((run.epochs, run.epochs_saved), (3, 2));
+        assert_eq!(Some(e.reward), run.predicted_accuracy);
     }
     check_run_dir(&dir, &derived.arch, 2 * 2);
     // The compute the speed-up saved is in summary.json: 5 + 3 × 3 epochs trained, 3 × 2 saved.
@@ -331,7 +332,7 @@ fn evolution_with_weight_inheritance_writes_a_complete_run_directory() {
     // After the population (3) is full, children are mutations and inherit weights.
     let history = search.history();
     assert!(history[4..].iter().all(|e| e.has_parent));
-    assert!(history.iter().any(|e| e.metrics.inherited));
+    assert!(history.iter().any(|e| e.metrics.inherited()));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -347,7 +348,7 @@ fn comparable(history: &[Evaluation]) -> Vec<(usize, usize, String, u64, Option<
                 e.arch.to_string(),
                 e.reward.to_bits(),
                 e.baseline.map(f64::to_bits),
-                e.metrics.inherited,
+                e.metrics.inherited(),
             )
         })
         .collect()

@@ -424,18 +424,24 @@ impl<E> CurveExtrapolation<E> {
         rule: StopRule,
         objective: &Objective,
     ) -> Estimate {
-        let prediction = rule.last_prediction(&estimate.metrics.curve);
-        estimate.metrics.predicted_accuracy = prediction;
-        if estimate.metrics.stopped_early {
-            let saved = rule.total.saturating_sub(estimate.metrics.epochs);
-            estimate.metrics.epochs_saved = saved;
+        // Every estimate of the inner estimator (training from scratch) has a training run.
+        let Some(training) = estimate.metrics.training.as_mut() else {
+            return estimate;
+        };
+        let prediction = rule.last_prediction(&training.curve);
+        training.predicted_accuracy = prediction;
+        if training.stopped_early {
+            let saved = rule.total.saturating_sub(training.epochs);
+            training.epochs_saved = saved;
             self.epochs_saved += saved;
             if let Some(p) = prediction {
                 // The predicted final epoch ends the curve too, so that rewards read off the
                 // curve (NAS-RL's best of the last 5, cubed) see the prediction as well.
                 let mut predicted = estimate.metrics.clone();
                 predicted.valid_accuracy = p;
-                predicted.curve.push(p);
+                if let Some(t) = predicted.training.as_mut() {
+                    t.curve.push(p);
+                }
                 estimate.reward = objective.of(&predicted);
             }
         } else {
@@ -545,7 +551,7 @@ impl<A, E: EpochwiseEstimator<A>> Estimator<A> for CurveExtrapolation<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::estimate::Metrics;
+    use crate::estimate::{Metrics, Training};
     use crate::reward::Reward;
 
     /// A run stopped after 4 of 20 epochs on a rising curve: its reward must come from the
@@ -566,9 +572,12 @@ mod tests {
             reward: 0.48,
             metrics: Metrics {
                 valid_accuracy: 0.48,
-                curve: curve.clone(),
-                epochs: 4,
-                stopped_early: true,
+                training: Some(Training {
+                    curve: curve.clone(),
+                    epochs: 4,
+                    stopped_early: true,
+                    ..Training::default()
+                }),
                 ..Metrics::default()
             },
         };
@@ -587,9 +596,10 @@ mod tests {
                 "{}",
                 settled.reward
             );
-            assert_eq!(settled.metrics.epochs_saved, 16);
+            let training = settled.metrics.training.expect("a training run");
+            assert_eq!(training.epochs_saved, 16);
             // The reported metrics stay what was measured.
-            assert_eq!(settled.metrics.curve, curve);
+            assert_eq!(training.curve, curve);
         }
     }
 

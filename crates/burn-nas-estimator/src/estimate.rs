@@ -9,40 +9,137 @@ use crate::error::{Result, check_stop};
 use crate::state::EstimatorState;
 
 /// Everything measured while estimating one architecture.
+///
+/// What every estimator measures sits at the top level; what only training runs have (epochs,
+/// learning curves, warm starts, early stops) is in [`training`](Self::training), which is
+/// `None` for estimates that train nothing of their own: architectures scored with shared
+/// weights, or by a user's training-free proxy.
+///
+/// Histories and checkpoints written before this split (one flat record) still load: the
+/// training fields are gathered into `training` when any of them says something was trained.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "MetricsRecord")]
 pub struct Metrics {
     /// Validation accuracy the reward is based on (final epoch, or the minibatch for shared weights).
     pub valid_accuracy: f64,
     /// Validation loss, when measured.
     pub valid_loss: Option<f64>,
-    /// Validation accuracy after each epoch trained (empty for shared weights).
-    pub curve: Vec<f64>,
-    /// Validation loss after each epoch trained (empty for shared weights).
-    pub loss_curve: Vec<f64>,
     /// Trainable parameters of the network as estimated (after fidelity scaling).
     pub params: Option<usize>,
     /// Multiply-accumulates per image of the network as estimated.
     pub macs: Option<u64>,
-    /// Epochs trained.
-    pub epochs: usize,
-    /// `true` when learning-curve extrapolation stopped the run.
-    pub stopped_early: bool,
-    /// Epochs not trained thanks to early stopping.
-    pub epochs_saved: usize,
-    /// The extrapolated final accuracy, when a curve model predicted one.
-    pub predicted_accuracy: Option<f64>,
-    /// `true` when the child started from a parent's weights.
-    pub inherited: bool,
     /// Wall time of the estimate in seconds (of the successful attempt).
     pub seconds: f64,
     /// Times the trial was restarted on another device of the pool after its device or worker
-    /// failed (0 for a trial that ran once; absent in histories written before pools existed).
-    #[serde(default)]
+    /// failed (0 for a trial that ran once).
     pub retries: usize,
     /// What the estimate cost and what the speed-ups saved, in epochs of full-fidelity
     /// training of the child (absent in histories written before 2026-12-03).
-    #[serde(default)]
     pub compute: Option<Compute>,
+    /// The training run behind the estimate; `None` when nothing was trained for it alone.
+    pub training: Option<Training>,
+}
+
+impl Metrics {
+    /// Epochs trained for this estimate (0 when nothing was trained).
+    pub fn epochs(&self) -> usize {
+        self.training.as_ref().map_or(0, |t| t.epochs)
+    }
+
+    /// Validation accuracy after each epoch trained (empty when nothing was trained).
+    pub fn curve(&self) -> &[f64] {
+        self.training.as_ref().map_or(&[], |t| &t.curve)
+    }
+
+    /// `true` when the child started from a parent's weights.
+    pub fn inherited(&self) -> bool {
+        self.training.as_ref().is_some_and(|t| t.inherited)
+    }
+
+    /// `true` when learning-curve extrapolation stopped the training run.
+    pub fn stopped_early(&self) -> bool {
+        self.training.as_ref().is_some_and(|t| t.stopped_early)
+    }
+}
+
+/// The standalone training run behind an [`Estimate`] (training from scratch at some fidelity,
+/// with or without weight inheritance and learning-curve extrapolation).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Training {
+    /// Epochs trained.
+    pub epochs: usize,
+    /// Validation accuracy after each epoch trained.
+    pub curve: Vec<f64>,
+    /// Validation loss after each epoch trained.
+    pub loss_curve: Vec<f64>,
+    /// `true` when the child started from a parent's weights (weight inheritance).
+    pub inherited: bool,
+    /// `true` when learning-curve extrapolation stopped the run.
+    pub stopped_early: bool,
+    /// Epochs of the fidelity's schedule not trained thanks to early stopping.
+    pub epochs_saved: usize,
+    /// The extrapolated final accuracy, when a curve model predicted one.
+    pub predicted_accuracy: Option<f64>,
+}
+
+/// The serialized form [`Metrics`] is read from: today's (`training` nested) or the flat record
+/// written before the split, whose training fields sat beside the others.
+#[derive(Deserialize)]
+struct MetricsRecord {
+    valid_accuracy: f64,
+    #[serde(default)]
+    valid_loss: Option<f64>,
+    #[serde(default)]
+    params: Option<usize>,
+    #[serde(default)]
+    macs: Option<u64>,
+    #[serde(default)]
+    seconds: f64,
+    #[serde(default)]
+    retries: usize,
+    #[serde(default)]
+    compute: Option<Compute>,
+    #[serde(default)]
+    training: Option<Training>,
+    // The flat record's training fields.
+    #[serde(default)]
+    curve: Vec<f64>,
+    #[serde(default)]
+    loss_curve: Vec<f64>,
+    #[serde(default)]
+    epochs: usize,
+    #[serde(default)]
+    stopped_early: bool,
+    #[serde(default)]
+    epochs_saved: usize,
+    #[serde(default)]
+    predicted_accuracy: Option<f64>,
+    #[serde(default)]
+    inherited: bool,
+}
+
+impl From<MetricsRecord> for Metrics {
+    fn from(r: MetricsRecord) -> Self {
+        let flat_training = (r.epochs > 0 || !r.curve.is_empty()).then_some(Training {
+            epochs: r.epochs,
+            curve: r.curve,
+            loss_curve: r.loss_curve,
+            inherited: r.inherited,
+            stopped_early: r.stopped_early,
+            epochs_saved: r.epochs_saved,
+            predicted_accuracy: r.predicted_accuracy,
+        });
+        Metrics {
+            valid_accuracy: r.valid_accuracy,
+            valid_loss: r.valid_loss,
+            params: r.params,
+            macs: r.macs,
+            seconds: r.seconds,
+            retries: r.retries,
+            compute: r.compute,
+            training: r.training.or(flat_training),
+        }
+    }
 }
 
 /// An estimate's compute, in **full-fidelity child epochs**: one epoch of training the child at
@@ -234,5 +331,50 @@ impl<A, E: Estimator<A> + ?Sized> Estimator<A> for Box<E> {
     }
     fn set_batch_observer(&mut self, observer: Option<Arc<dyn BatchObserver>>) {
         (**self).set_batch_observer(observer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Today's form round-trips; the flat record written before `training` was split off
+    /// loads with its training fields gathered, and one without any (shared weights) loads
+    /// with none.
+    #[test]
+    fn metrics_read_both_the_nested_and_the_flat_record() {
+        let trained = Metrics {
+            valid_accuracy: 0.7,
+            params: Some(1_000),
+            compute: Some(Compute {
+                spent: 3.0,
+                saved: 2.0,
+            }),
+            training: Some(Training {
+                epochs: 3,
+                curve: vec![0.5, 0.6, 0.7],
+                loss_curve: vec![1.5, 1.2, 1.0],
+                stopped_early: true,
+                epochs_saved: 2,
+                predicted_accuracy: Some(0.72),
+                ..Training::default()
+            }),
+            ..Metrics::default()
+        };
+        let json = serde_json::to_string(&trained).unwrap();
+        assert_eq!(serde_json::from_str::<Metrics>(&json).unwrap(), trained);
+
+        let flat = r#"{"valid_accuracy":0.7,"valid_loss":null,"curve":[0.5,0.6,0.7],
+            "loss_curve":[1.5,1.2,1.0],"params":1000,"macs":null,"epochs":3,
+            "stopped_early":true,"epochs_saved":2,"predicted_accuracy":0.72,
+            "inherited":false,"seconds":0.0,"compute":{"spent":3.0,"saved":2.0}}"#;
+        assert_eq!(serde_json::from_str::<Metrics>(flat).unwrap(), trained);
+
+        let shared = r#"{"valid_accuracy":0.3,"valid_loss":null,"curve":[],"loss_curve":[],
+            "params":null,"macs":null,"epochs":0,"stopped_early":false,"epochs_saved":0,
+            "predicted_accuracy":null,"inherited":false,"seconds":0.1}"#;
+        let shared: Metrics = serde_json::from_str(shared).unwrap();
+        assert_eq!(shared.training, None);
+        assert_eq!((shared.epochs(), shared.curve()), (0, &[][..]));
     }
 }

@@ -12,7 +12,9 @@ use burn_nas_nn::{Network, ParamValues, import_params};
 
 use crate::curve::EpochwiseEstimator;
 use crate::error::{EstimatorError, Result, check_stop};
-use crate::estimate::{BatchObserver, Compute, Estimate, Estimator, Metrics, ObserverSlot};
+use crate::estimate::{
+    BatchObserver, Compute, Estimate, Estimator, Metrics, ObserverSlot, Training,
+};
 use crate::factory::{ChildFactory, ImageShape};
 use crate::fidelity::Fidelity;
 use crate::reward::Objective;
@@ -305,19 +307,23 @@ impl<F> TrainFromScratch<F> {
         let metrics = Metrics {
             valid_accuracy: report.final_accuracy(),
             valid_loss: report.curve.last().map(|e| e.valid.loss),
-            curve: report.curve.iter().map(|e| e.valid.accuracy).collect(),
-            loss_curve: report.curve.iter().map(|e| e.valid.loss).collect(),
             params: Some(params),
             macs: Some(macs),
-            epochs: report.curve.len(),
-            stopped_early: report.stopped_early,
-            epochs_saved: self.fidelity.epochs - report.curve.len(),
             seconds: start.elapsed().as_secs_f64(),
+            retries: 0,
             compute: Some(Compute {
                 spent,
                 saved: self.fidelity.epochs as f64 - spent,
             }),
-            ..Metrics::default()
+            training: Some(Training {
+                epochs: report.curve.len(),
+                curve: report.curve.iter().map(|e| e.valid.accuracy).collect(),
+                loss_curve: report.curve.iter().map(|e| e.valid.loss).collect(),
+                inherited: false,
+                stopped_early: report.stopped_early,
+                epochs_saved: self.fidelity.epochs - report.curve.len(),
+                predicted_accuracy: None,
+            }),
         };
         Estimate {
             reward: self.objective.of(&metrics),
@@ -457,7 +463,9 @@ impl<F> TrainFromScratch<F> {
             },
         )?;
         let mut estimate = self.finish(&report, params, macs, share, start);
-        estimate.metrics.inherited = inherited;
+        if let Some(training) = estimate.metrics.training.as_mut() {
+            training.inherited = inherited;
+        }
         Ok((estimate, net))
     }
 

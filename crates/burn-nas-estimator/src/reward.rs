@@ -33,7 +33,8 @@ impl Reward {
         match self {
             Reward::ValidAccuracy => metrics.valid_accuracy,
             Reward::MaxLast5Cubed => {
-                let tail = &metrics.curve[metrics.curve.len().saturating_sub(5)..];
+                let curve = metrics.curve();
+                let tail = &curve[curve.len().saturating_sub(5)..];
                 let best = tail.iter().copied().fold(f64::NAN, f64::max);
                 let best = if best.is_nan() {
                     metrics.valid_accuracy

@@ -211,18 +211,28 @@ pub fn rank_estimator<A: Architecture>(
 /// device taking the next as it comes free).
 ///
 /// # Errors
-/// [`SearchError::Estimator`] when the estimator fails; [`SearchError::Compare`] when it
+/// [`SearchError::Estimator`] when the estimator fails; [`SearchError::EstimateCount`] when it
 /// returns another number of estimates than it was given architectures.
 pub fn estimate_all<A>(estimator: &mut dyn Estimator<A>, archs: &[A]) -> Result<Vec<Estimate>> {
     let children: Vec<(&A, Option<&A>)> = archs.iter().map(|a| (a, None)).collect();
-    let estimates = estimator.estimate_many(&children, &AtomicBool::new(false))?;
-    if estimates.len() != archs.len() {
-        return Err(SearchError::Compare(format!(
-            "estimator `{}` returned {} estimates for {} architectures",
-            estimator.name(),
-            estimates.len(),
-            archs.len()
-        )));
+    estimate_children(estimator, &children, &AtomicBool::new(false))
+}
+
+/// [`Estimator::estimate_many`] (children with their parents, the stop flag), checked to return
+/// one estimate per child: the one way the search, its derivation, multi-fidelity scheduling
+/// and the comparisons call an estimator.
+pub(crate) fn estimate_children<A, E: Estimator<A> + ?Sized>(
+    estimator: &mut E,
+    children: &[(&A, Option<&A>)],
+    stop: &AtomicBool,
+) -> Result<Vec<Estimate>> {
+    let estimates = estimator.estimate_many(children, stop)?;
+    if estimates.len() != children.len() {
+        return Err(SearchError::EstimateCount {
+            estimator: estimator.name().to_string(),
+            expected: children.len(),
+            found: estimates.len(),
+        });
     }
     Ok(estimates)
 }
@@ -727,6 +737,53 @@ mod tests {
             rank_estimator(&mut cheap, &mut reversed, &archs[..1]),
             Err(SearchError::InvalidSetting { field: "archs", .. })
         ));
+    }
+
+    /// An estimator whose `estimate_many` drops the last child.
+    struct Lossy;
+
+    impl Estimator<burn_nas_space::MicroArch> for Lossy {
+        fn estimate(
+            &mut self,
+            _: &burn_nas_space::MicroArch,
+        ) -> burn_nas_estimator::Result<Estimate> {
+            Ok(Estimate {
+                reward: 0.5,
+                metrics: Metrics::default(),
+            })
+        }
+        fn estimate_many(
+            &mut self,
+            children: &[(
+                &burn_nas_space::MicroArch,
+                Option<&burn_nas_space::MicroArch>,
+            )],
+            _: &AtomicBool,
+        ) -> burn_nas_estimator::Result<Vec<Estimate>> {
+            children[1..]
+                .iter()
+                .map(|(a, _)| self.estimate(a))
+                .collect()
+        }
+        fn name(&self) -> &'static str {
+            "lossy"
+        }
+    }
+
+    #[test]
+    fn an_estimator_that_drops_a_child_is_named_in_the_error() {
+        let err = estimate_all(&mut Lossy, &micro_archs(3, 1)).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                SearchError::EstimateCount { estimator, expected: 3, found: 2 } if estimator == "lossy"
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "estimator `lossy` returned 2 estimates for 3 architectures"
+        );
     }
 
     #[test]

@@ -65,6 +65,18 @@ pub enum SearchError {
     /// be made from what it was given, e.g. a score that is not a number.
     #[error("cannot compare: {0}")]
     Compare(String),
+    /// An estimator returned another number of estimates than it was given architectures
+    /// (an [`Estimator::estimate_many`](burn_nas_estimator::Estimator::estimate_many) that breaks
+    /// its contract).
+    #[error("estimator `{estimator}` returned {found} estimates for {expected} architectures")]
+    EstimateCount {
+        /// The estimator's name.
+        estimator: String,
+        /// Architectures it was given.
+        expected: usize,
+        /// Estimates it returned.
+        found: usize,
+    },
     /// A chart that is returned as bytes rather than written to a file could not be drawn.
     #[error("drawing the {chart}: {reason}")]
     Chart {

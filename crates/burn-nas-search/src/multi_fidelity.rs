@@ -35,6 +35,7 @@ use burn_nas_space::Architecture;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::compare::estimate_children;
 use crate::error::{Result, SearchError, invalid};
 use crate::run_dir::RunDir;
 
@@ -690,20 +691,10 @@ impl<A: Architecture> MultiFidelitySearch<A> {
                 .iter()
                 .map(|&i| (&proposals[i].arch, proposals[i].parent.as_ref()))
                 .collect();
-            estimator.estimate_many(&children, &AtomicBool::new(false))?
+            estimate_children(estimator, &children, &AtomicBool::new(false))?
         };
         self.progress.seconds += start.elapsed().as_secs_f64();
         let survivors = self.progress.survivors.clone();
-        if estimates.len() != survivors.len() {
-            return Err(invalid(
-                "estimate_many",
-                format!(
-                    "the estimator returned {} estimates for {} architectures",
-                    estimates.len(),
-                    survivors.len()
-                ),
-            ));
-        }
         if let Some((index, e)) = estimates
             .iter()
             .enumerate()
@@ -855,7 +846,7 @@ impl<A: Architecture> MultiFidelitySearch<A> {
             budget_if_full: candidates * self.config.max_budget,
             budget_saved: (candidates * self.config.max_budget).saturating_sub(budget_spent),
             full_budget_equivalents: budget_spent as f64 / self.config.max_budget as f64,
-            epochs_trained: history.iter().map(|e| e.metrics.epochs).sum(),
+            epochs_trained: history.iter().map(|e| e.metrics.epochs()).sum(),
             seconds: self.progress.seconds,
         })
     }

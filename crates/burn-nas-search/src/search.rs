@@ -10,7 +10,7 @@ use burn_nas_estimator::{Estimate, Estimator, EstimatorError, Metrics, RetrainRe
 use burn_nas_space::{Architecture, SearchSpace};
 
 use crate::checkpoint::{self, CHECKPOINT_VERSION, Checkpoint};
-use crate::compare::RandomComparison;
+use crate::compare::{RandomComparison, estimate_children};
 use crate::config::{Derive, SearchConfig};
 use crate::error::{Result, SearchError};
 use crate::history::{Evaluation, Phase, search_compute, to_csv, to_jsonl};
@@ -343,8 +343,7 @@ impl<A: Architecture> Search<A> {
                 .iter()
                 .map(|p| (&p.arch, p.parent.as_ref()))
                 .collect();
-            let estimates = match estimate_many_checked(&mut self.estimator, &children, &self.stop)
-            {
+            let estimates = match estimate_children(&mut self.estimator, &children, &self.stop) {
                 Err(SearchError::Estimator(EstimatorError::Interrupted)) => return Ok(false),
                 other => other?,
             };
@@ -482,9 +481,10 @@ impl<A: Architecture> Search<A> {
                 let mut best: Option<Derived<A>> = None;
                 let estimates = match selector {
                     Some(selector) => {
-                        let archs: Vec<&A> = candidates.iter().map(|p| &p.arch).collect();
+                        let children: Vec<(&A, Option<&A>)> =
+                            candidates.iter().map(|p| (&p.arch, None)).collect();
                         // Derivation is not interrupted: it finishes what a finished search began.
-                        estimate_all(selector, &archs, &AtomicBool::new(false))?
+                        estimate_children(selector, &children, &AtomicBool::new(false))?
                     }
                     None => candidates
                         .iter()
@@ -566,9 +566,9 @@ impl<A: Architecture> Search<A> {
     /// The mean of `scores` estimates of `arch` (reward, validation accuracy and loss; times
     /// add up).
     fn averaged_estimate(&mut self, arch: &A, scores: usize) -> Result<Estimate> {
-        let repeated = vec![arch; scores.max(1)];
+        let repeated = vec![(arch, None); scores.max(1)];
         let mut estimates =
-            estimate_all(&mut self.estimator, &repeated, &AtomicBool::new(false))?.into_iter();
+            estimate_children(&mut self.estimator, &repeated, &AtomicBool::new(false))?.into_iter();
         let mut estimate = estimates.next().ok_or_else(|| {
             SearchError::NothingToDerive("the estimator returned no estimate".into())
         })?;
@@ -636,8 +636,8 @@ impl<A: Architecture> Search<A> {
             config: self.config.clone(),
             rounds: self.rounds_done,
             evaluations: self.search_evaluations(),
-            epochs_trained: self.search_epochs(|m| m.epochs),
-            epochs_saved: self.search_epochs(|m| m.epochs_saved),
+            epochs_trained: self.search_epochs(Metrics::epochs),
+            epochs_saved: self.search_epochs(|m| m.training.as_ref().map_or(0, |t| t.epochs_saved)),
             compute_spent,
             compute_saved,
             seconds: self.elapsed(),
@@ -697,36 +697,4 @@ impl<A: Architecture> Search<A> {
         };
         checkpoint::save(run, &ckpt, &state)
     }
-}
-
-/// Estimates `archs` in one [`Estimator::estimate_many`] call (so that a device pool trains
-/// them concurrently, and the shared weights score them together); the estimates come back in
-/// the order of `archs`.
-fn estimate_all<A, E: Estimator<A> + ?Sized>(
-    estimator: &mut E,
-    archs: &[&A],
-    stop: &AtomicBool,
-) -> Result<Vec<Estimate>> {
-    let children: Vec<(&A, Option<&A>)> = archs.iter().map(|&a| (a, None)).collect();
-    estimate_many_checked(estimator, &children, stop)
-}
-
-/// [`Estimator::estimate_many`], checked to return one estimate per child.
-fn estimate_many_checked<A, E: Estimator<A> + ?Sized>(
-    estimator: &mut E,
-    children: &[(&A, Option<&A>)],
-    stop: &AtomicBool,
-) -> Result<Vec<Estimate>> {
-    let estimates = estimator.estimate_many(children, stop)?;
-    if estimates.len() != children.len() {
-        return Err(SearchError::Estimator(EstimatorError::InvalidSetting {
-            field: "estimate_many",
-            reason: format!(
-                "returned {} estimates for {} children",
-                estimates.len(),
-                children.len()
-            ),
-        }));
-    }
-    Ok(estimates)
 }

@@ -95,8 +95,13 @@ fn train_from_scratch_at_low_fidelity_learns_fashion_mnist() {
         "validation accuracy {}",
         m.valid_accuracy
     );
-    assert_eq!(m.curve.len(), 4);
-    assert!(m.loss_curve[3] < m.loss_curve[0], "{:?}", m.loss_curve);
+    let run = m.training.as_ref().expect("a training run");
+    assert_eq!(run.curve.len(), 4);
+    assert!(
+        run.loss_curve[3] < run.loss_curve[0],
+        "{:?}",
+        run.loss_curve
+    );
     assert_eq!(estimate.reward, m.valid_accuracy);
     assert!(m.params.unwrap() > 10_000 && m.macs.unwrap() > 0);
 }
@@ -114,7 +119,7 @@ fn curve_extrapolation_stops_a_hopeless_real_run() {
     .unwrap();
     let mut estimator = CurveExtrapolation::new(inner, 3, 0.0);
     let good = estimator.estimate(&good_arch()).unwrap();
-    assert!(!good.metrics.stopped_early);
+    assert!(!good.metrics.stopped_early());
     // A single 1×1 convolution with 2 filters and stride 3 cannot compete.
     let hopeless = NasRlArch {
         layers: vec![layer(1, 2, 3, vec![])],
@@ -122,12 +127,14 @@ fn curve_extrapolation_stops_a_hopeless_real_run() {
     let bad = estimator.estimate(&hopeless).unwrap();
     println!(
         "good: {:?}\nhopeless: {:?}",
-        good.metrics.curve, bad.metrics
+        good.metrics.curve(),
+        bad.metrics
     );
-    assert!(bad.metrics.stopped_early, "{:?}", bad.metrics);
-    assert_eq!(bad.metrics.epochs, 3);
-    assert_eq!(bad.metrics.epochs_saved, 3);
-    assert!(bad.metrics.predicted_accuracy.unwrap() < good.metrics.valid_accuracy);
+    let run = bad.metrics.training.as_ref().expect("a training run");
+    assert!(run.stopped_early, "{:?}", bad.metrics);
+    assert_eq!(run.epochs, 3);
+    assert_eq!(run.epochs_saved, 3);
+    assert!(run.predicted_accuracy.unwrap() < good.metrics.valid_accuracy);
     assert!(bad.reward < good.reward);
     assert_eq!(estimator.epochs_saved(), 3);
 }
@@ -155,12 +162,18 @@ fn inherited_weights_start_lower_than_scratch() {
     child.layers[0].filter_height = 5;
     let warm = inheriting.estimate_child(&child, Some(&parent)).unwrap();
     let cold = make().estimate(&child).unwrap();
-    println!(
-        "first-epoch validation loss: inherited {:?}, scratch {:?}",
-        warm.metrics.loss_curve, cold.metrics.loss_curve
-    );
-    assert!(warm.metrics.inherited && !cold.metrics.inherited);
-    assert!(warm.metrics.loss_curve[0] < cold.metrics.loss_curve[0]);
+    let loss_curve = |e: &burn_nas_estimator::Estimate| {
+        e.metrics
+            .training
+            .as_ref()
+            .expect("a training run")
+            .loss_curve
+            .clone()
+    };
+    let (warm_loss, cold_loss) = (loss_curve(&warm), loss_curve(&cold));
+    println!("first-epoch validation loss: inherited {warm_loss:?}, scratch {cold_loss:?}");
+    assert!(warm.metrics.inherited() && !cold.metrics.inherited());
+    assert!(warm_loss[0] < cold_loss[0]);
 }
 
 #[test]
@@ -257,7 +270,10 @@ fn micro_children_train_through_the_same_loop() {
     println!("micro child: {m:?}");
     // Two short epochs on 500 images: at least twice chance, and the loss falls.
     assert!(
-        m.valid_accuracy > 0.2 && m.loss_curve[1] < m.loss_curve[0],
+        m.valid_accuracy > 0.2
+            && m.training
+                .as_ref()
+                .is_some_and(|t| t.loss_curve[1] < t.loss_curve[0]),
         "{m:?}"
     );
 }

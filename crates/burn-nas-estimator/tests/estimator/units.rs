@@ -2,7 +2,7 @@
 
 use burn_nas_estimator::{
     CosineWarmRestarts, EstimatorError, Fidelity, Metrics, Objective, Reward, SizePenalty,
-    TrainConfig, fit_curve,
+    TrainConfig, Training, fit_curve,
 };
 
 #[test]
@@ -26,7 +26,10 @@ fn cosine_warm_restarts_follow_sgdr() {
 fn nas_rl_reward_is_max_of_last_five_cubed() {
     let m = Metrics {
         valid_accuracy: 0.7,
-        curve: vec![0.9, 0.5, 0.6, 0.8, 0.7, 0.6, 0.7],
+        training: Some(Training {
+            curve: vec![0.9, 0.5, 0.6, 0.8, 0.7, 0.6, 0.7],
+            ..Training::default()
+        }),
         ..Metrics::default()
     };
     // The last five are 0.6 0.8 0.7 0.6 0.7: max 0.8 (the 0.9 is too old).
