@@ -7,7 +7,8 @@ use burn::tensor::{Device, Tensor};
 
 use super::kernels::dense;
 use super::ops::{
-    Bn, Calibration, Classifier, FactorizedReduce, MacroBranch, conv, conv_macs, strided,
+    Bn, Calibration, Classifier, FactorizedReduce, MacroBranch, ReduceKernel, conv, conv_macs,
+    strided,
 };
 use super::{Mode, NetError, NetOutput, Network, check_common, check_probability};
 use burn_nas_space::Architecture;
@@ -95,7 +96,8 @@ impl MacroNetConfig {
                 let reduce: Vec<Option<FactorizedReduce>> = (0..=i)
                     .map(|j| {
                         readers[j].is_some_and(|r| r > i).then(|| {
-                            let r = FactorizedReduce::new(c, 2 * c, device);
+                            let r = FactorizedReduce::new(c, 2 * c, device)
+                                .with_kernel(ReduceKernel::Dense);
                             macs += r.macs(h, h).0;
                             r
                         })

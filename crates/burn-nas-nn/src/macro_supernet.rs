@@ -7,7 +7,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor};
 
 use super::kernels::dense;
-use super::ops::{Bn, Classifier, FactorizedReduce, MacroBranch, conv};
+use super::ops::{Bn, Classifier, FactorizedReduce, MacroBranch, ReduceKernel, conv};
 use super::{Mode, NetError, check_common, check_probability};
 use burn_nas_space::SearchSpace;
 use burn_nas_space::enas_macro::{MacroArch, MacroOp, MacroSpace};
@@ -93,7 +93,9 @@ impl MacroSupernetConfig {
             if pools.contains(&i) {
                 reductions.push(
                     (0..=i)
-                        .map(|_| FactorizedReduce::new(c, 2 * c, device))
+                        .map(|_| {
+                            FactorizedReduce::new(c, 2 * c, device).with_kernel(ReduceKernel::Dense)
+                        })
                         .collect(),
                 );
                 c *= 2;

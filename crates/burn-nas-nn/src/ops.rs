@@ -259,6 +259,22 @@ impl Pool {
     }
 }
 
+/// Which implementation runs the two stride-2 1×1 convolutions of a [`FactorizedReduce`].
+/// Both compute the same values, up to the order of floating-point sums.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReduceKernel {
+    /// burn's `Conv2d::forward` (the default). On flex its weight gradient is burn's generic
+    /// convolution and its input gradient a transposed convolution.
+    #[default]
+    Burn,
+    /// The dense-convolution kernel (`kernels::dense`: per-image im2col and one matrix product
+    /// per pass, forward and both gradients). On the macro supernet's reference step it took a
+    /// quarter off the step time (docs/performance.md). The micro networks keep
+    /// [`Burn`](Self::Burn): their documented results (the README's main command) were
+    /// measured with it and would change in the last bits, and with them the whole search.
+    Dense,
+}
+
 /// Factorized reduction: halves the spatial size with two 1×1 stride-2 convolutions, one on
 /// the input and one on the input shifted by one pixel, concatenated, then BN.
 #[derive(Module, Debug)]
@@ -266,6 +282,8 @@ pub struct FactorizedReduce {
     path1: Conv2d,
     path2: Conv2d,
     bn: Bn,
+    #[module(skip)]
+    kernel: ReduceKernel,
 }
 
 impl FactorizedReduce {
@@ -288,19 +306,34 @@ impl FactorizedReduce {
             path1: stride2(half),
             path2: stride2(cout - half),
             bn: Bn::new(cout, device),
+            kernel: ReduceKernel::default(),
+        }
+    }
+
+    /// The same reduction with its convolutions run by `kernel`.
+    pub fn with_kernel(mut self, kernel: ReduceKernel) -> Self {
+        self.kernel = kernel;
+        self
+    }
+
+    /// One of the two stride-2 convolutions, through the chosen kernel.
+    fn conv(&self, conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+        match self.kernel {
+            ReduceKernel::Burn => conv.forward(x),
+            ReduceKernel::Dense => dense(conv, x),
         }
     }
 
     /// Reduces `x` to `ceil(h/2) × ceil(w/2)`.
     pub fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
         let [_, _, h, w] = x.dims();
-        let a = self.path1.forward(x.clone());
+        let a = self.conv(&self.path1, x.clone());
         // Shift by one pixel: drop the first row and column, pad one zero row/column at the end.
         let shifted = x
             .pad((0, 1, 0, 1), burn::tensor::ops::PadMode::Constant(0.0))
             .narrow(2, 1, h)
             .narrow(3, 1, w);
-        let b = self.path2.forward(shifted);
+        let b = self.conv(&self.path2, shifted);
         self.bn.forward(Tensor::cat(vec![a, b], 1), mode)
     }
 
@@ -539,5 +572,52 @@ impl MacroBranch {
             None => {}
         }
         m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The factorized reduction through the dense kernel computes what it computes through
+    /// burn's convolutions, forward and backward, on even and odd planes.
+    #[test]
+    fn factorized_reduce_matches_burns_convolutions() {
+        let device = Device::flex().autodiff();
+        for hw in [14, 7] {
+            let fr = FactorizedReduce::new(8, 16, &device).with_kernel(ReduceKernel::Dense);
+            let x = Tensor::<4>::random([4, 8, hw, hw], Distribution::Normal(0.0, 1.0), &device)
+                .require_grad();
+            let dense_out = fr.forward(x.clone(), Mode::TRAIN);
+            let shifted = x
+                .clone()
+                .pad((0, 1, 0, 1), burn::tensor::ops::PadMode::Constant(0.0))
+                .narrow(2, 1, hw)
+                .narrow(3, 1, hw);
+            let reference = fr.bn.forward(
+                Tensor::cat(
+                    vec![fr.path1.forward(x.clone()), fr.path2.forward(shifted)],
+                    1,
+                ),
+                Mode::TRAIN,
+            );
+            let g = Tensor::<4>::random(reference.dims(), Distribution::Normal(0.0, 1.0), &device);
+            let ga = (dense_out.clone() * g.clone()).sum().backward();
+            let gb = (reference.clone() * g).sum().backward();
+            let err = |a: Tensor<4>, b: Tensor<4>| {
+                let scale = b.clone().abs().max().into_scalar::<f32>();
+                (a - b).abs().max().into_scalar::<f32>() / scale
+            };
+            assert!(err(dense_out, reference) < 1e-5, "{hw}: forward");
+            let gx = err(x.grad(&ga).unwrap(), x.grad(&gb).unwrap());
+            assert!(gx < 1e-4, "{hw}: grad x {gx}");
+            for (name, p) in [("path1", &fr.path1), ("path2", &fr.path2)] {
+                let e = err(
+                    p.weight.val().grad(&ga).unwrap(),
+                    p.weight.val().grad(&gb).unwrap(),
+                );
+                assert!(e < 1e-4, "{hw}: grad {name} {e}");
+            }
+        }
     }
 }
