@@ -9,7 +9,7 @@
 //!   layers + 2 reduction cells, `C = 20`, `B = 5`, all five ops, 3×32×32 inputs, 10 classes,
 //!   batch 64;
 //! * [`Workload::Macro`] (`enas_macro_step`): the same step on the ENAS macro supernet
-//!   (12 layers, `C = 36`);
+//!   (12 layers, `C = 36`); its PyTorch twin is `benches/enas_macro_step.py`;
 //! * [`Workload::Child`] (`enas_child_step`): the same step on a fixed child — a
 //!   [`MicroNet`] of one architecture sampled once (no auxiliary
 //!   head, no drop path, no dropout, so that it differs from the micro step only by weight
