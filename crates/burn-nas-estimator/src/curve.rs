@@ -424,15 +424,19 @@ impl<E> CurveExtrapolation<E> {
         rule: StopRule,
         objective: &Objective,
     ) -> Estimate {
-        // Every estimate of the inner estimator (training from scratch) has a training run.
-        let Some(training) = estimate.metrics.training.as_mut() else {
-            return estimate;
+        // The inner estimator trains, so its estimates have a training run; one without
+        // (nothing to extrapolate, nothing stopped) counts as a completed run.
+        let stopped = match estimate.metrics.training.as_mut() {
+            Some(training) => {
+                training.predicted_accuracy = rule.last_prediction(&training.curve);
+                training.stopped_early.then(|| {
+                    training.epochs_saved = rule.total.saturating_sub(training.epochs);
+                    (training.epochs_saved, training.predicted_accuracy)
+                })
+            }
+            None => None,
         };
-        let prediction = rule.last_prediction(&training.curve);
-        training.predicted_accuracy = prediction;
-        if training.stopped_early {
-            let saved = rule.total.saturating_sub(training.epochs);
-            training.epochs_saved = saved;
+        if let Some((saved, prediction)) = stopped {
             self.epochs_saved += saved;
             if let Some(p) = prediction {
                 // The predicted final epoch ends the curve too, so that rewards read off the
