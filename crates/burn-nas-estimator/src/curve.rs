@@ -175,7 +175,8 @@ pub enum StopCriterion {
 /// the runs completed so far — is stopped. [`new`](Self::new) compares the single best fit
 /// plus a margin; [`probabilistic`](Self::probabilistic) stops when `P(final > incumbent) < δ`
 /// under a [`CurveEnsemble`]. A stopped run's reward uses the predicted final accuracy; its
-/// metrics record `stopped_early`, `epochs_saved` and `predicted_accuracy`.
+/// training run ([`Metrics::training`](crate::Metrics::training)) records `stopped_early`,
+/// `epochs_saved` and `predicted_accuracy`.
 ///
 /// ```
 /// use burn::tensor::Device;
