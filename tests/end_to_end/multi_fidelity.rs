@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use burn_nas::estimator::{Metrics, Training};
+use burn_nas::estimator::{Metrics, TrainingRun};
 use burn_nas::prelude::*;
 use burn_nas::search::{Bracket, EstimatorFactory, MULTI_FIDELITY_FILE, Rung, RungEvaluation};
 
@@ -180,9 +180,9 @@ impl Estimator<NasRlArch> for Scripted {
             reward,
             metrics: Metrics {
                 valid_accuracy: reward,
-                training: Some(Training {
+                training: Some(TrainingRun {
                     epochs: self.epochs,
-                    ..Training::default()
+                    ..TrainingRun::default()
                 }),
                 ..Metrics::default()
             },

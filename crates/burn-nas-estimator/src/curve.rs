@@ -556,7 +556,7 @@ impl<A, E: EpochwiseEstimator<A>> Estimator<A> for CurveExtrapolation<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::estimate::{Metrics, Training};
+    use crate::estimate::{Metrics, TrainingRun};
     use crate::reward::Reward;
 
     /// A run stopped after 4 of 20 epochs on a rising curve: its reward must come from the
@@ -577,11 +577,11 @@ mod tests {
             reward: 0.48,
             metrics: Metrics {
                 valid_accuracy: 0.48,
-                training: Some(Training {
+                training: Some(TrainingRun {
                     curve: curve.clone(),
                     epochs: 4,
                     stopped_early: true,
-                    ..Training::default()
+                    ..TrainingRun::default()
                 }),
                 ..Metrics::default()
             },

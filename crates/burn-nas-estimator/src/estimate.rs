@@ -37,7 +37,7 @@ pub struct Metrics {
     /// training of the child (absent in histories written before 2026-12-03).
     pub compute: Option<Compute>,
     /// The training run behind the estimate; `None` when nothing was trained for it alone.
-    pub training: Option<Training>,
+    pub training: Option<TrainingRun>,
 }
 
 impl Metrics {
@@ -65,7 +65,7 @@ impl Metrics {
 /// The standalone training run behind an [`Estimate`] (training from scratch at some fidelity,
 /// with or without weight inheritance and learning-curve extrapolation).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Training {
+pub struct TrainingRun {
     /// Epochs trained.
     pub epochs: usize,
     /// Validation accuracy after each epoch trained.
@@ -100,7 +100,7 @@ struct MetricsRecord {
     #[serde(default)]
     compute: Option<Compute>,
     #[serde(default)]
-    training: Option<Training>,
+    training: Option<TrainingRun>,
     // The flat record's training fields.
     #[serde(default)]
     curve: Vec<f64>,
@@ -120,7 +120,7 @@ struct MetricsRecord {
 
 impl From<MetricsRecord> for Metrics {
     fn from(r: MetricsRecord) -> Self {
-        let flat_training = (r.epochs > 0 || !r.curve.is_empty()).then_some(Training {
+        let flat_training = (r.epochs > 0 || !r.curve.is_empty()).then_some(TrainingRun {
             epochs: r.epochs,
             curve: r.curve,
             loss_curve: r.loss_curve,
@@ -350,14 +350,14 @@ mod tests {
                 spent: 3.0,
                 saved: 2.0,
             }),
-            training: Some(Training {
+            training: Some(TrainingRun {
                 epochs: 3,
                 curve: vec![0.5, 0.6, 0.7],
                 loss_curve: vec![1.5, 1.2, 1.0],
                 stopped_early: true,
                 epochs_saved: 2,
                 predicted_accuracy: Some(0.72),
-                ..Training::default()
+                ..TrainingRun::default()
             }),
             ..Metrics::default()
         };

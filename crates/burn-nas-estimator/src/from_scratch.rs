@@ -13,7 +13,7 @@ use burn_nas_nn::{Network, ParamValues, import_params};
 use crate::curve::EpochwiseEstimator;
 use crate::error::{EstimatorError, Result, check_stop};
 use crate::estimate::{
-    BatchObserver, Compute, Estimate, Estimator, Metrics, ObserverSlot, Training,
+    BatchObserver, Compute, Estimate, Estimator, Metrics, ObserverSlot, TrainingRun,
 };
 use crate::factory::{ChildFactory, ImageShape};
 use crate::fidelity::Fidelity;
@@ -315,7 +315,7 @@ impl<F> TrainFromScratch<F> {
                 spent,
                 saved: self.fidelity.epochs as f64 - spent,
             }),
-            training: Some(Training {
+            training: Some(TrainingRun {
                 epochs: report.curve.len(),
                 curve: report.curve.iter().map(|e| e.valid.accuracy).collect(),
                 loss_curve: report.curve.iter().map(|e| e.valid.loss).collect(),

@@ -43,7 +43,7 @@ pub use curve::{
 };
 pub use curve_ensemble::{CurveEnsemble, CurveFamily, CurvePrediction, FamilyPrediction};
 pub use error::{EstimatorError, Result, check_stop};
-pub use estimate::{BatchObserver, Compute, Estimate, Estimator, Metrics, Training};
+pub use estimate::{BatchObserver, Compute, Estimate, Estimator, Metrics, TrainingRun};
 pub use factory::{ChildFactory, ImageShape, MacroChild, MicroChild, NasRlChild};
 pub use fidelity::Fidelity;
 pub use from_scratch::{DEFAULT_MAX_RETRIES, TrainFromScratch};

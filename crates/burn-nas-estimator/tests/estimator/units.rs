@@ -2,7 +2,7 @@
 
 use burn_nas_estimator::{
     CosineWarmRestarts, EstimatorError, Fidelity, Metrics, Objective, Reward, SizePenalty,
-    TrainConfig, Training, fit_curve,
+    TrainConfig, TrainingRun, fit_curve,
 };
 
 #[test]
@@ -26,9 +26,9 @@ fn cosine_warm_restarts_follow_sgdr() {
 fn nas_rl_reward_is_max_of_last_five_cubed() {
     let m = Metrics {
         valid_accuracy: 0.7,
-        training: Some(Training {
+        training: Some(TrainingRun {
             curve: vec![0.9, 0.5, 0.6, 0.8, 0.7, 0.6, 0.7],
-            ..Training::default()
+            ..TrainingRun::default()
         }),
         ..Metrics::default()
     };
