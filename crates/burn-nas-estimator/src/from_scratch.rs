@@ -294,13 +294,14 @@ impl<F> TrainFromScratch<F> {
     }
 
     /// Reward of finished training; `share` is one epoch's cost here over a full-fidelity
-    /// epoch's ([`Compute`]).
+    /// epoch's ([`Compute`]); `inherited` when the child started from a parent's weights.
     pub(crate) fn finish(
         &self,
         report: &TrainReport,
         params: usize,
         macs: u64,
         share: f64,
+        inherited: bool,
         start: Instant,
     ) -> Estimate {
         let spent = report.curve.len() as f64 * share;
@@ -319,7 +320,7 @@ impl<F> TrainFromScratch<F> {
                 epochs: report.curve.len(),
                 curve: report.curve.iter().map(|e| e.valid.accuracy).collect(),
                 loss_curve: report.curve.iter().map(|e| e.valid.loss).collect(),
-                inherited: false,
+                inherited,
                 stopped_early: report.stopped_early,
                 epochs_saved: self.fidelity.epochs - report.curve.len(),
                 predicted_accuracy: None,
@@ -462,10 +463,7 @@ impl<F> TrainFromScratch<F> {
                 observer.notify(done, total, loss);
             },
         )?;
-        let mut estimate = self.finish(&report, params, macs, share, start);
-        if let Some(training) = estimate.metrics.training.as_mut() {
-            training.inherited = inherited;
-        }
+        let estimate = self.finish(&report, params, macs, share, inherited, start);
         Ok((estimate, net))
     }
 

@@ -78,7 +78,10 @@ fn conv_padding(conv: &Conv2d, h: usize, w: usize) -> [(usize, usize); 2] {
 
 /// Largest `|a − b|` relative to the largest `|b|`: how far a kernel is from burn's op.
 #[cfg(test)]
-fn rel_err<const D: usize>(a: burn::tensor::Tensor<D>, b: burn::tensor::Tensor<D>) -> f32 {
+pub(crate) fn rel_err<const D: usize>(
+    a: burn::tensor::Tensor<D>,
+    b: burn::tensor::Tensor<D>,
+) -> f32 {
     let scale = b.clone().abs().max().into_scalar::<f32>().max(1e-6);
     (a - b).abs().max().into_scalar::<f32>() / scale
 }
