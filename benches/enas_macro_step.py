@@ -110,22 +110,25 @@ def main():
     ap.add_argument("--batch", type=int, default=64); ap.add_argument("--channels", type=int, default=36)
     ap.add_argument("--layers", type=int, default=12); ap.add_argument("--hw", type=int, default=32)
     ap.add_argument("--steps", type=int, default=20); ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0); ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
     torch.manual_seed(a.seed); torch.set_num_threads(a.threads); rng = random.Random(a.seed)
-    net = MacroSupernet(a.layers, a.channels)
+    dev = torch.device(a.device)
+    net = MacroSupernet(a.layers, a.channels).to(dev)
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-4)
     net.train(); times = []
     for step in range(3 + a.steps):
         arch = [(rng.randrange(len(OPS)), [j for j in range(i) if rng.random() < 0.5])
                 for i in range(a.layers)]
-        x = torch.randn(a.batch, 3, a.hw, a.hw); y = torch.randint(0, 10, (a.batch,))
+        x = torch.randn(a.batch, 3, a.hw, a.hw, device=dev); y = torch.randint(0, 10, (a.batch,), device=dev)
+        if dev.type == "cuda": torch.cuda.synchronize()
         t = time.perf_counter()
         loss = F.cross_entropy(net(x, arch), y)
         opt.zero_grad(); loss.backward(); nn.utils.clip_grad_norm_(net.parameters(), 5.0); opt.step()
+        if dev.type == "cuda": torch.cuda.synchronize()
         if step >= 3: times.append(time.perf_counter() - t)
     med = statistics.median(times)
-    print(f"enas_macro_step torch-{torch.__version__} device=cpu batch={a.batch} C={a.channels} "
+    print(f"enas_macro_step torch-{torch.__version__} device={a.device} batch={a.batch} C={a.channels} "
           f"L={a.layers} hw={a.hw} median_step_s={med:.4f} images_per_s={a.batch / med:.1f}")
 
 

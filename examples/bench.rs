@@ -12,11 +12,14 @@
 //! cargo run --release --example bench -- --sizes main         # the main command's search step
 //! cargo run --release --example bench -- --sizes main --workload score   # … its scoring pass
 //! cargo run --release --example bench -- --sizes main --workload child   # … its retraining step
+//! cargo run --release --example bench -- --sizes paper --device cuda   # the ENAS paper's sizes
+//! cargo run --release --example bench -- --device cuda --compare-with flex --steps 5
+//!                                              # same weights and inputs: losses on both devices
 //! cargo run --release --features mimalloc --example bench    # with mimalloc as the allocator
 //! ```
 
 use burn_nas::backend::DeviceSpec;
-use burn_nas_bench::{BenchConfig, Workload, profile_ops, run};
+use burn_nas_bench::{BenchConfig, Workload, compare_devices, compare_ops, profile_ops, run};
 use clap::{Parser, ValueEnum};
 
 #[cfg(feature = "mimalloc")]
@@ -49,6 +52,10 @@ enum Sizes {
     /// The README's main command's: its search step (micro), scoring pass (score) and
     /// retraining step (child).
     Main,
+    /// The ENAS paper's CIFAR-10 runs': micro search step (batch 160, `L = 6`, `C = 20`),
+    /// scoring pass (160), macro search step (128, 12 layers, `C = 36`), final network's step
+    /// (144, `L = 15`, `C = 36`).
+    Paper,
 }
 
 /// Times the ENAS search step (and its parts) on a burn device.
@@ -94,6 +101,15 @@ struct Args {
     /// Score workload: run the scoring pass on the autodiff device (for comparison).
     #[arg(long)]
     score_on_autodiff: bool,
+    /// Instead of timing: run the first `--steps` steps on `--device` and on this device from
+    /// the same weights and inputs (drawn on the CPU), print both devices' losses, and fail
+    /// when they differ by more than `--tolerance`. With `--workload ops`: compare each op's
+    /// forward output with flex's (the reference is always flex).
+    #[arg(long)]
+    compare_with: Option<DeviceSpec>,
+    /// Largest accepted absolute difference between the two devices' losses of a step.
+    #[arg(long, default_value_t = 1e-2)]
+    tolerance: f64,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -115,7 +131,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Sizes::Reference => BenchConfig::new(Workload::Micro),
                 Sizes::Main => BenchConfig::main_command(Workload::Micro)
                     .ok_or("the main command has no micro search step")?,
+                Sizes::Paper => BenchConfig::paper(Workload::Micro)
+                    .ok_or("the paper has no micro search step")?,
             };
+            if args.compare_with.is_some() {
+                let comparisons = compare_ops(
+                    args.batch.map_or(defaults.batch, |b| b as usize),
+                    args.channels.map_or(defaults.channels, |c| c as usize),
+                    args.hw.map_or(defaults.image_size, |h| h as usize),
+                    &args.device,
+                )?;
+                let mut worst = 0.0_f64;
+                for comparison in comparisons {
+                    println!("{comparison}");
+                    worst = worst.max(comparison.max_abs_diff);
+                }
+                if worst > args.tolerance {
+                    return Err(format!(
+                        "an op's output on {} differs from flex's by {worst:.6} (tolerance {})",
+                        args.device, args.tolerance
+                    )
+                    .into());
+                }
+                return Ok(());
+            }
             let timings = profile_ops(
                 args.batch.map_or(defaults.batch, |b| b as usize),
                 args.channels.map_or(defaults.channels, |c| c as usize),
@@ -142,6 +181,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 args.workload
             )
         })?,
+        Sizes::Paper => BenchConfig::paper(workload).ok_or_else(|| {
+            format!(
+                "the paper runs no {:?} workload: --sizes paper takes micro, score, macro or child",
+                args.workload
+            )
+        })?,
     };
     let config = BenchConfig {
         batch: args.batch.map_or(defaults.batch, |b| b as usize),
@@ -154,6 +199,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         score_on_autodiff: args.score_on_autodiff,
         ..defaults
     };
+    if let Some(reference) = &args.compare_with {
+        let comparison = compare_devices(&config, &args.device, reference)?;
+        println!("{comparison}");
+        let diff = comparison.max_abs_diff();
+        if diff > args.tolerance {
+            return Err(format!(
+                "{} and {reference} differ by {diff:.6} in a step's loss (tolerance {})",
+                args.device, args.tolerance
+            )
+            .into());
+        }
+        return Ok(());
+    }
     let report = run(&config, &args.device)?;
     println!("{report}");
     Ok(())

@@ -157,3 +157,35 @@ fn training_a_child_on_wgpu_matches_flex() {
     }
     assert!(on_flex[1].train.loss < on_flex[0].train.loss, "{on_flex:?}");
 }
+
+/// A network built on the seeded CPU and moved to wgpu before its first use keeps the CPU's
+/// weights: burn draws parameters lazily, and a plain `to_device` would have drawn them on
+/// wgpu, from its own generator.
+#[test]
+fn a_network_moved_before_first_use_keeps_the_hosts_weights() {
+    let build = || {
+        let host = flex();
+        host.seed(11);
+        burn::nn::LinearConfig::new(6, 4).init(&host)
+    };
+    let on_host = build().weight.val().into_data();
+    let moved = burn_nas::nn::move_to_device(build(), &wgpu());
+    assert_eq!(moved.weight.val().into_data(), on_host);
+}
+
+/// The bench's device comparison (the prepared GPU check's correctness part): every training
+/// workload and the scoring pass, from the same weights and inputs, give flex's losses.
+#[test]
+fn the_bench_workloads_on_wgpu_give_flex_losses() {
+    use burn_nas_bench::{BenchConfig, Workload, compare_devices};
+    for workload in Workload::ALL {
+        let config = BenchConfig {
+            steps: 2,
+            ..BenchConfig::tiny(workload)
+        };
+        let wgpu = DeviceSpec::Wgpu(WgpuAdapter::Default);
+        let comparison = compare_devices(&config, &wgpu, &DeviceSpec::Flex).unwrap();
+        assert_eq!(comparison.losses.len(), 2, "{comparison}");
+        assert!(comparison.max_abs_diff() < 1e-3, "{comparison}");
+    }
+}

@@ -52,12 +52,13 @@ use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use burn_nas_backend::{DeviceError, DeviceSpec};
 use burn_nas_estimator::clip_global_norm;
 use burn_nas_nn::kernels::{
-    ConvGeometry, PoolGeometry, PoolKind, batch_norm_batch_stats, depthwise_conv, pointwise_conv,
-    pool2d,
+    ConvGeometry, PoolGeometry, PoolKind, batch_norm_batch_stats, dense_conv, depthwise_conv,
+    pointwise_conv, pool2d,
 };
 use burn_nas_nn::{
     CellStyle, MacroSupernet, MacroSupernetConfig, MicroNet, MicroNetConfig, MicroSupernet,
-    MicroSupernetConfig, Mode, NasRlNet, NasRlNetConfig, NetError, Network,
+    MicroSupernetConfig, Mode, NasRlNet, NasRlNetConfig, NetError, Network, materialize_params,
+    move_to_device,
 };
 use burn_nas_space::nas_rl::{NasRlArch, NasRlLayer};
 use burn_nas_space::{ArchError, MacroOp, MacroSpace, MicroArch, MicroSpace, SearchSpace};
@@ -261,6 +262,41 @@ impl BenchConfig {
         })
     }
 
+    /// `workload` at the sizes of the ENAS paper's CIFAR-10 runs (the official
+    /// `cifar10_micro_search.sh`, `cifar10_macro_search.sh` and `cifar10_micro_final.sh`), on
+    /// 3×32×32 inputs:
+    ///
+    /// * [`Workload::Micro`]: the micro search step, batch 160, `L = 6`, `C = 20`;
+    /// * [`Workload::Score`]: the controller's reward pass on one validation batch of 160 of the
+    ///   same supernet;
+    /// * [`Workload::Macro`]: the macro search step, batch 128, 12 layers, `C = 36`;
+    /// * [`Workload::Child`]: the final network's training step, batch 144, `L = 15`, `C = 36`
+    ///   (without the final run's auxiliary head and drop path, as every child step here).
+    ///
+    /// `None` for [`Workload::Plain`], a Fashion-MNIST network of no paper.
+    ///
+    /// ```
+    /// use burn_nas_bench::{BenchConfig, Workload};
+    ///
+    /// let search = BenchConfig::paper(Workload::Micro).unwrap();
+    /// assert_eq!((search.batch, search.layers, search.channels, search.image_size), (160, 6, 20, 32));
+    /// assert!(BenchConfig::paper(Workload::Plain).is_none());
+    /// ```
+    pub fn paper(workload: Workload) -> Option<Self> {
+        let (batch, layers, channels) = match workload {
+            Workload::Micro | Workload::Score => (160, 6, 20),
+            Workload::Macro => (128, 12, 36),
+            Workload::Child => (144, 15, 36),
+            Workload::Plain => return None,
+        };
+        Some(BenchConfig {
+            batch,
+            layers,
+            channels,
+            ..BenchConfig::new(workload)
+        })
+    }
+
     /// A configuration small enough for a smoke test: batch 2, `C = 4`, 3 layers, 8×8, one
     /// step, no warmup.
     pub fn tiny(workload: Workload) -> Self {
@@ -381,19 +417,25 @@ fn optimizer() -> ModuleOptimizer {
         .init()
 }
 
-/// Backward, global-norm clip at [`CLIP`], one SGD step.
+/// Mean cross-entropy of `logits` against `labels`.
+fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
+    CrossEntropyLossConfig::new()
+        .init(&logits.device())
+        .forward(logits, labels)
+}
+
+/// Backward, global-norm clip at [`CLIP`], one SGD step; returns the stepped network and the
+/// loss it stepped on.
 fn descend<M: Module>(
     net: M,
     logits: Tensor<2>,
     labels: Tensor<1, Int>,
     optim: &mut ModuleOptimizer,
-) -> M {
-    let loss = CrossEntropyLossConfig::new()
-        .init(&logits.device())
-        .forward(logits, labels);
+) -> (M, Tensor<1>) {
+    let loss = cross_entropy(logits, labels);
     let mut grads = GradientsParams::from_grads(loss.backward(), &net);
     clip_global_norm(&net, &mut grads, CLIP);
-    optim.step(LR, net, grads)
+    (optim.step(LR, net, grads), loss)
 }
 
 /// The network a workload steps, with what it needs.
@@ -407,6 +449,33 @@ enum State {
     Score(MicroSupernet),
 }
 
+impl State {
+    /// The same networks on `device`: training networks on its autodiff version, the scoring
+    /// network on the plain device unless `score_on_autodiff`.
+    fn moved_to(self, device: &Device, score_on_autodiff: bool) -> State {
+        let ad = device.clone().autodiff();
+        // Drawn now on the host whatever the device, so every device's run draws its weights
+        // at the same point of the host's random sequence.
+        match &self {
+            State::Micro(net, _) => net.iter().for_each(materialize_params),
+            State::Macro(net, _) => net.iter().for_each(materialize_params),
+            State::Child(net, _) => net.iter().for_each(materialize_params),
+            State::Plain(net, _) => net.iter().for_each(materialize_params),
+            State::Score(net) => materialize_params(net),
+        }
+        match self {
+            State::Micro(net, optim) => State::Micro(net.map(|n| move_to_device(n, &ad)), optim),
+            State::Macro(net, optim) => State::Macro(net.map(|n| move_to_device(n, &ad)), optim),
+            State::Child(net, optim) => State::Child(net.map(|n| move_to_device(n, &ad)), optim),
+            State::Plain(net, optim) => State::Plain(net.map(|n| move_to_device(n, &ad)), optim),
+            State::Score(net) => State::Score(move_to_device(
+                net,
+                if score_on_autodiff { &ad } else { device },
+            )),
+        }
+    }
+}
+
 /// A built workload, ready to step: the network, its optimizer and the random sources.
 ///
 /// Build it with [`Bench::new`], then call [`Bench::step`] as often as wanted (a criterion
@@ -415,7 +484,13 @@ pub struct Bench {
     state: State,
     config: BenchConfig,
     device: Device,
+    /// Where weights and inputs are drawn: `device` itself, or the CPU for
+    /// [`Bench::portable`].
+    host: Device,
     rng: ChaCha8Rng,
+    /// The loss of every step so far, read back after its clock stopped ([`Bench::portable`]
+    /// only: reading it back costs a synchronisation).
+    losses: Option<Vec<f64>>,
 }
 
 impl fmt::Debug for Bench {
@@ -433,11 +508,39 @@ impl Bench {
     /// # Errors
     /// Invalid settings or networks.
     pub fn new(config: &BenchConfig, device: &Device) -> Result<Bench, BenchError> {
+        Bench::build(config, device, None)
+    }
+
+    /// As [`Bench::new`], but the weights and every step's inputs are drawn on the CPU (flex,
+    /// seeded with `config.seed`) and copied to `device`, and each step's loss is recorded
+    /// ([`Bench::losses`]). Two devices then start from the same weights and see the same
+    /// inputs and architectures, which is what [`compare_devices`] needs: the devices' own
+    /// random generators differ.
+    ///
+    /// # Errors
+    /// As [`Bench::new`]; the CPU backend could not be opened.
+    pub fn portable(config: &BenchConfig, device: &Device) -> Result<Bench, BenchError> {
+        Bench::build(config, device, Some(DeviceSpec::Flex.to_device()?))
+    }
+
+    /// The loss of every step run so far (empty unless built by [`Bench::portable`]). For
+    /// [`Workload::Score`], the cross-entropy of the scored logits.
+    pub fn losses(&self) -> &[f64] {
+        self.losses.as_deref().unwrap_or_default()
+    }
+
+    fn build(
+        config: &BenchConfig,
+        device: &Device,
+        host: Option<Device>,
+    ) -> Result<Bench, BenchError> {
         config.validate()?;
         let device = device.clone().inner();
-        device.seed(config.seed);
+        let portable = host.is_some();
+        let host = host.map_or_else(|| device.clone(), Device::inner);
+        host.seed(config.seed);
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let ad = device.clone().autodiff();
+        let ad = host.clone().autodiff();
         let micro = MicroSpace::default();
         let supernet = |on: &Device| {
             MicroSupernetConfig::new(config.classes)
@@ -490,25 +593,41 @@ impl Bench {
             Workload::Score => State::Score(supernet(if config.score_on_autodiff {
                 &ad
             } else {
-                &device
+                &host
             })?),
+        };
+        let state = if portable {
+            state.moved_to(&device, config.score_on_autodiff)
+        } else {
+            state
         };
         Ok(Bench {
             state,
             config: config.clone(),
             device,
+            host,
             rng,
+            losses: portable.then(Vec::new),
         })
     }
 
-    /// Random images and labels of one batch on `device`.
+    /// Random images and labels of one batch on `device` (images drawn on the host).
     fn batch(&mut self, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
         let c = &self.config;
-        let x = Tensor::<4>::random(
-            [c.batch, c.in_channels, c.image_size, c.image_size],
-            Distribution::Normal(0.0, 1.0),
-            device,
-        );
+        let x = if self.host == self.device {
+            Tensor::<4>::random(
+                [c.batch, c.in_channels, c.image_size, c.image_size],
+                Distribution::Normal(0.0, 1.0),
+                device,
+            )
+        } else {
+            Tensor::<4>::random(
+                [c.batch, c.in_channels, c.image_size, c.image_size],
+                Distribution::Normal(0.0, 1.0),
+                &self.host,
+            )
+            .to_device(device)
+        };
         let classes = c.classes as i64;
         let labels: Vec<i64> = (0..c.batch)
             .map(|_| self.rng.random_range(0..classes))
@@ -528,38 +647,49 @@ impl Bench {
             _ => self.device.clone().autodiff(),
         };
         let (x, y) = self.batch(&on);
+        let record = self.losses.is_some();
         let start;
-        match &mut self.state {
+        let loss = match &mut self.state {
             State::Micro(net, optim) => {
                 let n = take(net)?;
                 let arch = n.space().sample(&mut self.rng)?;
                 start = Instant::now();
                 let logits = n.forward(x, &arch, Mode::TRAIN)?;
-                *net = Some(descend(n, logits, y, optim));
+                let (n, loss) = descend(n, logits, y, optim);
+                *net = Some(n);
+                Some(loss)
             }
             State::Macro(net, optim) => {
                 let n = take(net)?;
                 let arch = n.space().sample(&mut self.rng)?;
                 start = Instant::now();
                 let logits = n.forward(x, &arch, Mode::TRAIN)?;
-                *net = Some(descend(n, logits, y, optim));
+                let (n, loss) = descend(n, logits, y, optim);
+                *net = Some(n);
+                Some(loss)
             }
             State::Child(net, optim) => {
                 let n = take(net)?;
                 start = Instant::now();
                 let logits = Network::forward(&n, x, Mode::TRAIN);
-                *net = Some(descend(n, logits, y, optim));
+                let (n, loss) = descend(n, logits, y, optim);
+                *net = Some(n);
+                Some(loss)
             }
             State::Plain(net, optim) => {
                 let n = take(net)?;
                 start = Instant::now();
                 let logits = Network::forward(&n, x, Mode::TRAIN);
-                *net = Some(descend(n, logits, y, optim));
+                let (n, loss) = descend(n, logits, y, optim);
+                *net = Some(n);
+                Some(loss)
             }
             State::Score(net) => {
                 let arch = net.space().sample(&mut self.rng)?;
                 start = Instant::now();
                 let logits = net.forward(x, &arch, Mode::SCORE)?;
+                // The loss only when it is recorded: the timed pass is the scorer's.
+                let loss = record.then(|| cross_entropy(logits.clone(), y.clone()));
                 let hits = logits
                     .argmax(1)
                     .flatten::<1>(0, 1)
@@ -568,12 +698,17 @@ impl Bench {
                     .sum()
                     .into_scalar::<i64>();
                 std::hint::black_box(hits);
+                loss
             }
-        }
+        };
         self.device
             .sync()
             .map_err(|e| BenchError::Device(format!("{e:?}")))?;
-        Ok(start.elapsed().as_secs_f64())
+        let seconds = start.elapsed().as_secs_f64();
+        if let (Some(losses), Some(loss)) = (&mut self.losses, loss) {
+            losses.push(loss.into_scalar::<f32>() as f64);
+        }
+        Ok(seconds)
     }
 }
 
@@ -601,6 +736,179 @@ pub fn run(config: &BenchConfig, spec: &DeviceSpec) -> Result<BenchReport, Bench
         device: spec.to_string(),
         seconds,
     })
+}
+
+/// The losses of the same steps on two devices ([`compare_devices`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LossComparison {
+    /// The configuration that ran.
+    pub config: BenchConfig,
+    /// The device under test, as [`DeviceSpec`] writes it.
+    pub device: String,
+    /// The reference device.
+    pub reference: String,
+    /// The loss of each step on the device under test.
+    pub losses: Vec<f64>,
+    /// The loss of each step on the reference device.
+    pub reference_losses: Vec<f64>,
+}
+
+impl LossComparison {
+    /// The largest absolute difference between the two devices' losses of the same step
+    /// (infinite when a loss is not finite or the counts differ).
+    pub fn max_abs_diff(&self) -> f64 {
+        if self.losses.len() != self.reference_losses.len() {
+            return f64::INFINITY;
+        }
+        self.losses
+            .iter()
+            .zip(&self.reference_losses)
+            .map(|(a, b)| {
+                let d = (a - b).abs();
+                if d.is_finite() { d } else { f64::INFINITY }
+            })
+            .fold(0.0, f64::max)
+    }
+}
+
+impl fmt::Display for LossComparison {
+    /// One line, e.g. `equivalence enas_micro_step device=cuda:0 reference=flex batch=64 C=20
+    /// L=6 hw=32 steps=3 max_abs_diff=0.000012 losses=2.3031,2.2917,2.2854
+    /// reference_losses=2.3031,2.2917,2.2855`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        let list = |v: &[f64]| {
+            v.iter()
+                .map(|l| format!("{l:.5}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        write!(
+            f,
+            "equivalence {} device={} reference={} batch={} C={} L={} hw={} steps={} \
+             max_abs_diff={:.6} losses={} reference_losses={}",
+            c.workload.bench_name(),
+            self.device,
+            self.reference,
+            c.batch,
+            c.channels,
+            c.layers,
+            c.image_size,
+            self.losses.len(),
+            self.max_abs_diff(),
+            list(&self.losses),
+            list(&self.reference_losses)
+        )
+    }
+}
+
+/// Runs the first `config.steps` steps of `config`'s workload on `spec` and on `reference`
+/// from the same weights, inputs and architectures ([`Bench::portable`]) and returns both
+/// devices' losses: a backend that computes the networks correctly gives the same first loss
+/// up to float rounding, and stays close over a few steps.
+///
+/// ```
+/// use burn_nas_backend::DeviceSpec;
+/// use burn_nas_bench::{BenchConfig, Workload, compare_devices};
+///
+/// let config = BenchConfig { steps: 2, ..BenchConfig::tiny(Workload::Micro) };
+/// let same = compare_devices(&config, &DeviceSpec::Flex, &DeviceSpec::Flex)?;
+/// assert_eq!(same.losses.len(), 2);
+/// assert_eq!(same.max_abs_diff(), 0.0);
+/// # Ok::<(), burn_nas_bench::BenchError>(())
+/// ```
+///
+/// # Errors
+/// As [`run`].
+pub fn compare_devices(
+    config: &BenchConfig,
+    spec: &DeviceSpec,
+    reference: &DeviceSpec,
+) -> Result<LossComparison, BenchError> {
+    let losses = |on: &DeviceSpec| -> Result<Vec<f64>, BenchError> {
+        let mut bench = Bench::portable(config, &on.to_device()?)?;
+        for _ in 0..config.steps {
+            bench.step()?;
+        }
+        Ok(bench.losses().to_vec())
+    };
+    Ok(LossComparison {
+        config: config.clone(),
+        device: spec.to_string(),
+        reference: reference.to_string(),
+        losses: losses(spec)?,
+        reference_losses: losses(reference)?,
+    })
+}
+
+/// How far one op's forward output on a device is from the CPU's ([`compare_ops`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpComparison {
+    /// The op, as in [`COMPARED_OPS`].
+    pub op: &'static str,
+    /// Input shape `[N, C, H, W]`.
+    pub shape: [usize; 4],
+    /// The device, as [`DeviceSpec`] writes it.
+    pub device: String,
+    /// Largest absolute difference between the two outputs.
+    pub max_abs_diff: f64,
+}
+
+impl fmt::Display for OpComparison {
+    /// `op_equivalence op=dw3 shape=64x20x32x32 device=cuda reference=flex max_abs_diff=0.000001`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [n, c, h, w] = self.shape;
+        write!(
+            f,
+            "op_equivalence op={} shape={n}x{c}x{h}x{w} device={} reference=flex max_abs_diff={:.6}",
+            self.op, self.device, self.max_abs_diff
+        )
+    }
+}
+
+/// The forward pass of every op of [`COMPARED_OPS`] at the micro supernet's three stage shapes
+/// (as [`profile_ops`]) on the device `spec` names and on the CPU (flex), from the same inputs
+/// and weights.
+///
+/// # Errors
+/// As [`profile_ops`]; the CPU backend could not be opened.
+pub fn compare_ops(
+    batch: usize,
+    channels: usize,
+    image_size: usize,
+    spec: &DeviceSpec,
+) -> Result<Vec<OpComparison>, BenchError> {
+    for (field, v) in [("batch", batch), ("channels", channels)] {
+        if v == 0 {
+            return Err(invalid(field, "must be at least 1"));
+        }
+    }
+    let host = DeviceSpec::Flex.to_device()?.inner();
+    let device = spec.to_device()?.inner();
+    let mut out = Vec::new();
+    for stage in 0..3 {
+        let shape = [
+            batch,
+            channels << stage,
+            (image_size >> stage).max(1),
+            (image_size >> stage).max(1),
+        ];
+        for op in COMPARED_OPS {
+            let run = |on: &Device| {
+                host.seed(stage as u64);
+                let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &host);
+                apply_op(op, x.to_device(on), false, &host).to_device(&host)
+            };
+            let diff = (run(&device) - run(&host)).abs().max().into_scalar::<f32>() as f64;
+            out.push(OpComparison {
+                op,
+                shape,
+                device: spec.to_string(),
+                max_abs_diff: diff,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Forward and forward + backward time of one op at one shape.
@@ -638,9 +946,14 @@ pub const PROFILED_OPS: [&str; 9] = [
     "relu", "dw3", "dw5", "pw", "proj", "bn", "avg3", "max3", "cat5",
 ];
 
-/// Applies profiled op `op` to `x` (weights made on `x`'s device, requiring gradients when
-/// `grad`).
-fn apply_op(op: &str, x: Tensor<4>, grad: bool) -> Tensor<4> {
+/// The ops [`compare_ops`] checks: [`PROFILED_OPS`] and `conv3`, a plain 3×3 convolution.
+pub const COMPARED_OPS: [&str; 10] = [
+    "relu", "dw3", "dw5", "pw", "proj", "bn", "avg3", "max3", "cat5", "conv3",
+];
+
+/// Applies profiled op `op` to `x` (weights drawn on `host`, made on `x`'s device, requiring
+/// gradients when `grad`).
+fn apply_op(op: &str, x: Tensor<4>, grad: bool, host: &Device) -> Tensor<4> {
     let [_, c, ..] = x.dims();
     let device = x.device();
     let same = |p: usize| ConvGeometry {
@@ -653,7 +966,7 @@ fn apply_op(op: &str, x: Tensor<4>, grad: bool) -> Tensor<4> {
         padding: 1,
     };
     let param = |shape: [usize; 4]| {
-        let w = Tensor::<4>::random(shape, Distribution::Normal(0.0, 0.1), &device);
+        let w = Tensor::<4>::random(shape, Distribution::Normal(0.0, 0.1), host).to_device(&device);
         if grad { w.require_grad() } else { w }
     };
     match op {
@@ -675,6 +988,8 @@ fn apply_op(op: &str, x: Tensor<4>, grad: bool) -> Tensor<4> {
         // The networks' pools (direct forward and backward on flex).
         "avg3" => pool2d(x, PoolKind::Avg, pool3),
         "max3" => pool2d(x, PoolKind::Max, pool3),
+        // A plain 3×3 convolution, `C → C` (NAS-RL children, the macro space's branches).
+        "conv3" => dense_conv(x, param([c, c, 3, 3]), same(1)),
         _ => Tensor::cat(vec![x; 5], 1),
     }
 }
@@ -718,7 +1033,7 @@ pub fn profile_ops(
                 let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &plain);
                 sync(&plain)?;
                 let start = Instant::now();
-                let y = apply_op(op, x, false);
+                let y = apply_op(op, x, false, &plain);
                 sync(&plain)?;
                 let fwd = start.elapsed().as_secs_f64();
                 drop(y);
@@ -735,7 +1050,7 @@ pub fn profile_ops(
                 let g = Tensor::<4>::random(out_shape, Distribution::Normal(0.0, 1.0), &ad);
                 sync(&ad)?;
                 let start = Instant::now();
-                let y = apply_op(op, x, true);
+                let y = apply_op(op, x, true, &ad);
                 let grads = (y * g).sum().backward();
                 sync(&ad)?;
                 let both = start.elapsed().as_secs_f64();

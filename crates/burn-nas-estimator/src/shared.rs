@@ -10,7 +10,7 @@ use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor};
 use burn_nas_backend::is_flex;
 use burn_nas_data::{Batcher, LastBatch, epoch_batches};
-use burn_nas_nn::{MacroSupernet, MicroSupernet, Mode, NetError};
+use burn_nas_nn::{MacroSupernet, MicroSupernet, Mode, NetError, move_to_device};
 use burn_nas_space::{MacroArch, MicroArch};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -151,7 +151,7 @@ impl<S: Module> SharedWeights<S> {
         }
         let ad = device.clone().autodiff();
         Ok(SharedWeights {
-            supernet: Some(supernet.to_device(&ad)),
+            supernet: Some(move_to_device(supernet, &ad)),
             scorer: None,
             optimizer: training.optimizer(),
             train_batcher: Batcher::new(task.normalization.clone(), ad),

@@ -49,7 +49,8 @@ pub use nas_rl_net::{NasRlNet, NasRlNetConfig};
 pub use ops::ConvInit;
 pub use params::{
     ImportReport, OptimizerSnapshot, OptimizerStateError, ParamValues, TensorValues, export_params,
-    import_params, param_ids, tensor_values, values_tensor, with_param_ids,
+    import_params, materialize_params, move_to_device, param_ids, tensor_values, values_tensor,
+    with_param_ids,
 };
 
 /// Why a network could not be built or run.

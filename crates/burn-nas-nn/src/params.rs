@@ -29,6 +29,56 @@ pub fn values_tensor<const D: usize>(values: &TensorValues, device: &Device) -> 
         .then(|| Tensor::from_data(TensorData::new(values.values.clone(), dims), device))
 }
 
+/// Draws every parameter of a module that has not been drawn yet.
+struct Materialize;
+
+impl ModuleVisitor for Materialize {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
+/// Draws every parameter of `module` that has not been drawn yet, on the device it is on.
+///
+/// burn initialises parameters lazily, at first use; this makes the draw happen now, so that
+/// the weights come from this device's generator at this point of its random sequence.
+pub fn materialize_params<M: Module>(module: &M) {
+    module.visit(&mut Materialize);
+}
+
+/// `module` on `device`, with the weights it was initialised with on its own device.
+///
+/// burn initialises parameters lazily, at first use, on the device the module is on at that
+/// moment: [`Module::to_device`] alone, before any use, would draw them from `device`'s random
+/// generator instead of the (seeded) one the module was built on, so the same seed would give
+/// other weights on another device. This draws pending parameters where the module is, then
+/// moves it to `device` with a graph of its own ([`Module::fork`]). On the same compute device
+/// (plain or autodiff) it only moves the module: nothing is drawn early, so the device's random
+/// sequence is what it would be without the call. A module that is to be trained on another
+/// compute device is built on an autodiff device: parameters drawn on a plain one carry no
+/// gradient requirement across.
+///
+/// ```
+/// use burn::nn::LinearConfig;
+/// use burn::tensor::Device;
+/// use burn_nas_nn::move_to_device;
+///
+/// // Weights drawn on the seeded CPU device, whichever device the network then runs on.
+/// let host = Device::flex();
+/// host.seed(7);
+/// let net = move_to_device(LinearConfig::new(3, 2).init(&host), &host.clone().autodiff());
+/// assert_eq!(net.weight.dims(), [3, 2]);
+/// ```
+pub fn move_to_device<M: Module>(module: M, device: &Device) -> M {
+    // Device equality ignores autodiff: this is "the same compute device". `fork`, not
+    // `to_device`: drawn parameters stay leaves of a graph of their own.
+    if module.devices().iter().all(|d| d == device) {
+        return module.fork(device);
+    }
+    materialize_params(&module);
+    module.fork(device)
+}
+
 #[derive(Default)]
 struct Path(Vec<String>);
 
