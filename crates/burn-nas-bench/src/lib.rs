@@ -23,7 +23,11 @@
 //!   ([`Mode::SCORE`]), on the plain (non-autodiff) device, and its accuracy read back.
 //!
 //! Inputs are random tensors made on the device before the clock starts, as in the reference;
-//! the first `warmup` steps are not timed. [`profile_ops`] times the individual ops of a step
+//! the first `warmup` steps are not timed. [`BenchConfig::new`] gives the reference sizes,
+//! [`BenchConfig::main_command`] the README's main command's and [`BenchConfig::paper`] the
+//! ENAS paper's CIFAR-10 runs'. [`compare_devices`] runs the same steps on two devices from the
+//! same CPU-drawn weights and inputs and returns both devices' losses (a backend check), and
+//! [`compare_ops`] does the same for each op's forward output. [`profile_ops`] times the individual ops of a step
 //! (depthwise and pointwise convolutions, pooling, batch norm, concatenation) forward and
 //! forward + backward at the supernet's shapes.
 //!
