@@ -126,7 +126,7 @@ fn originals() -> &'static Vec<(Kind, PathBuf)> {
     })
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -140,7 +140,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// Every value in `value` (objects' members and arrays' elements included), as paths.
-fn paths(value: &Value, here: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+pub(crate) fn paths(value: &Value, here: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
     out.push(here.clone());
     let children: Vec<(String, &Value)> = match value {
         Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
@@ -158,7 +158,7 @@ fn paths(value: &Value, here: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
     }
 }
 
-fn at_path<'a>(value: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
+pub(crate) fn at_path<'a>(value: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
     path.iter().try_fold(value, |v, key| match v {
         Value::Object(map) => map.get_mut(key),
         Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
@@ -167,7 +167,7 @@ fn at_path<'a>(value: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
 }
 
 /// A value that is often the right kind but the wrong size, sign or shape.
-fn replacement() -> impl Strategy<Value = Value> {
+pub(crate) fn replacement() -> impl Strategy<Value = Value> {
     prop_oneof![
         (-3i64..40).prop_map(Value::from),
         any::<i64>().prop_map(Value::from),

@@ -346,6 +346,115 @@ fn bad_rewards_and_damaged_positions_are_typed_errors() {
     std::fs::remove_dir_all(&path).unwrap();
 }
 
+/// Damaged `multi_fidelity.json` checkpoints (one to three values replaced by values of the
+/// wrong kind, size or sign, or members removed; a fixed proptest seed) resume and run to the
+/// end, or stop with a typed error: never a panic.
+#[test]
+fn damaged_multi_fidelity_checkpoints_resume_or_fail_typed() {
+    use crate::checkpoint_fuzz::{at_path, copy_dir, paths, replacement};
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    let space = NasRlSpace::new(3).unwrap();
+    let hb = config(Schedule::Hyperband { iterations: 2 }, 3, 1, 9);
+    let search = || {
+        MultiFidelitySearch::new(
+            &space,
+            RandomSearch::new(space.clone(), 1),
+            fresh_scripted(),
+            hb.clone(),
+        )
+        .unwrap()
+    };
+    // Two rungs done: a checkpoint in the middle of the first bracket.
+    let original = support::scratch_dir("hb-fuzz");
+    let mut first = search().with_run_dir(RunDir::create(&original, IfExists::Refuse).unwrap());
+    assert!(!first.run_rungs(2).unwrap());
+    drop(first);
+    let json: Value =
+        serde_json::from_slice(&std::fs::read(original.join(MULTI_FIDELITY_FILE)).unwrap())
+            .unwrap();
+    let mut all = Vec::new();
+    paths(&json, &mut Vec::new(), &mut all);
+
+    let config = ProptestConfig {
+        cases: 128,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(2026),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    // (resumed and ran to the end, refused or stopped with a typed error)
+    let outcomes = std::sync::Mutex::new((0, 0));
+    // Each damage: a value to replace the one at the index, or none to remove it.
+    let damages = prop::collection::vec(
+        (
+            any::<prop::sample::Index>(),
+            prop::option::of(replacement()),
+        ),
+        1..4,
+    );
+    let case = std::sync::atomic::AtomicUsize::new(0);
+    runner
+        .run(&damages, |damages| {
+            let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = support::scratch_dir(&format!("hb-fuzz-{n}"));
+            copy_dir(&original, &dir);
+            let file = dir.join(MULTI_FIDELITY_FILE);
+            let mut value = json.clone();
+            for (index, replacement) in &damages {
+                let path = index.get(&all);
+                match replacement {
+                    Some(v) => {
+                        if let Some(slot) = at_path(&mut value, path) {
+                            *slot = v.clone();
+                        }
+                    }
+                    None => {
+                        if let Some((last, parent)) = path.split_last() {
+                            match at_path(&mut value, parent) {
+                                Some(Value::Object(map)) => {
+                                    map.remove(last);
+                                }
+                                Some(Value::Array(items)) => {
+                                    if let Some(k) =
+                                        last.parse::<usize>().ok().filter(|&k| k < items.len())
+                                    {
+                                        items.remove(k);
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+            }
+            std::fs::write(&file, value.to_string()).unwrap();
+            let result = search()
+                .resume(RunDir::open(&dir).unwrap())
+                .and_then(|mut resumed| resumed.run().map(|_| ()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let mut seen = outcomes.lock().unwrap();
+            match result {
+                Ok(()) => seen.0 += 1,
+                Err(e) => {
+                    prop_assert!(!e.to_string().is_empty());
+                    seen.1 += 1;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    std::fs::remove_dir_all(&original).unwrap();
+    let (resumed, refused) = outcomes.into_inner().unwrap();
+    eprintln!("multi-fidelity checkpoints: {resumed} resumed, {refused} refused");
+    // The damage must reach both outcomes, or the test proves nothing.
+    assert!(
+        resumed > 0 && refused > 0,
+        "{resumed} resumed, {refused} refused"
+    );
+}
+
 /// Every rung promotes exactly its best candidates, every estimate runs at its rung's budget on
 /// that budget's estimator, and the outcome's incumbent and costs add up — with random search
 /// and with regularized evolution proposing.

@@ -44,6 +44,7 @@ pub use error::DeviceError;
 pub use pool::DevicePool;
 pub use trials::{Attempt, TrialOutcome, TrialsReport};
 #[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub use worker::Worker;
 
 /// Name of the environment variable holding the default device string.

@@ -24,6 +24,7 @@ use crate::{DeviceError, DeviceSpec};
 /// The WebSocket transport is unencrypted and unauthenticated: run workers on a trusted
 /// network only.
 #[derive(Debug)]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub struct Worker {
     spec: DeviceSpec,
     device: Device,

@@ -2,6 +2,7 @@
 //! through its decisions, so each works on every space.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 mod depth;
@@ -10,6 +11,9 @@ mod params;
 mod policy;
 mod reinforce;
 mod strategy;
+// A benchmark of strategies on tasks with a known optimum (the controller's tests and docs use
+// it): not part of the library's surface.
+#[doc(hidden)]
 pub mod synthetic;
 
 pub use config::{FixedBias, LearnedBias, ReinforceConfig};

@@ -5,10 +5,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use burn::module::Module;
 use burn::tensor::Device;
 use burn_nas_backend::{DevicePool, TrialOutcome};
-use burn_nas_nn::{Network, ParamValues, import_params};
+use burn_nas_nn::{Network, ParamValues, import_params, materialize_params};
 
 use crate::curve::EpochwiseEstimator;
 use crate::error::{EstimatorError, Result, check_stop};
@@ -31,19 +30,6 @@ static DEVICE_RNG: Mutex<()> = Mutex::new(());
 fn rng_lock() -> MutexGuard<'static, ()> {
     // A trial that panicked while holding the lock left nothing half-written in `()`.
     DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Materialises every parameter: burn initialises parameters lazily, at their first use, which
-/// would draw the initial weights outside the lock, interleaved with other trials.
-struct Materialise;
-
-impl burn::module::ModuleVisitor for Materialise {
-    fn visit_float<const D: usize>(
-        &mut self,
-        param: &burn::module::Param<burn::tensor::Tensor<D>>,
-    ) {
-        let _ = param.val();
-    }
 }
 
 /// Default of [`TrainFromScratch::with_max_retries`].
@@ -440,7 +426,9 @@ impl<F> TrainFromScratch<F> {
             // The training loop's own seeding, done here under the lock; then the initial
             // weights, drawn now rather than at the first forward pass.
             device.seed(config.seed);
-            net.visit(&mut Materialise);
+            // burn initialises parameters lazily, at their first use, which would draw the
+            // initial weights outside the lock, interleaved with other trials.
+            materialize_params(&net);
             (net, inherited, share)
         };
         let params = net.param_count();

@@ -15,6 +15,7 @@
 //! retrying a child on another device when its device fails.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use burn_nas_backend::DevicePool;
 

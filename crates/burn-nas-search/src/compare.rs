@@ -153,9 +153,9 @@ pub struct RankReport {
 /// Ranks `archs` with a cheap `estimator` and with an expensive `reference` (typically
 /// training each architecture from scratch) and measures how well the two orders agree.
 ///
-/// Each estimator scores every architecture once, the estimator under study first, through
-/// [`Estimator::estimate_many`] in batches of its [`parallelism`](Estimator::parallelism); the
-/// reward of each [`Estimate`] is what is compared. Neither estimator is
+/// Each estimator scores every architecture once, the estimator under study first, all of them
+/// in one [`Estimator::estimate_many`] call (an estimator with a device pool spreads them over
+/// it); the reward of each [`Estimate`] is what is compared. Neither estimator is
 /// [`prepare`](Estimator::prepare)d here: train a weight-sharing supernet before calling.
 /// Correlations use the points where both rewards are finite.
 ///

@@ -23,6 +23,7 @@
 //! [`compare_with_random`] places a found architecture among random ones of its space.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod checkpoint;
 mod compare;
