@@ -47,6 +47,24 @@ pub use trials::{Attempt, TrialOutcome, TrialsReport};
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub use worker::Worker;
 
+/// The process's device random generators, held for one "seed, then draw" sequence.
+///
+/// burn's random generators are per process (`flex`: one global generator; the CubeCL
+/// backends: one per process too), so a trial that seeds a device and draws its initial weights
+/// must not interleave with another thread doing the same: each holds this guard from seeding
+/// to its last draw (parameters are drawn lazily, so draw them inside it, e.g. with
+/// `burn_nas_nn::materialize_params`).
+///
+/// ```
+/// let _guard = burn_nas_backend::device_rng_guard();
+/// // seed the device and draw the initial weights here
+/// ```
+pub fn device_rng_guard() -> std::sync::MutexGuard<'static, ()> {
+    static DEVICE_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A thread that panicked while holding it left nothing half-written in `()`.
+    DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Name of the environment variable holding the default device string.
 pub const DEVICE_ENV: &str = "BURN_NAS_DEVICE";
 

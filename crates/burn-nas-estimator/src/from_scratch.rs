@@ -2,11 +2,11 @@
 //! one child at a time or several at once on a [`DevicePool`].
 
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Instant;
 
 use burn::tensor::Device;
-use burn_nas_backend::{DevicePool, TrialOutcome};
+use burn_nas_backend::{DevicePool, TrialOutcome, device_rng_guard};
 use burn_nas_nn::{Network, ParamValues, import_params, materialize_params};
 
 use crate::curve::EpochwiseEstimator;
@@ -21,16 +21,6 @@ use crate::state::EstimatorState;
 use crate::task::Task;
 use crate::train::{Control, EpochStats, TrainConfig, TrainReport, train_device_seeded};
 
-/// burn's random generators are per process (`flex`: one global generator; CubeCL backends:
-/// one per process too), so seeding a device and drawing initial weights must not interleave
-/// with another trial doing the same: every trial holds this lock from seeding to the start of
-/// its training.
-static DEVICE_RNG: Mutex<()> = Mutex::new(());
-
-fn rng_lock() -> MutexGuard<'static, ()> {
-    // A trial that panicked while holding the lock left nothing half-written in `()`.
-    DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Default of [`TrainFromScratch::with_max_retries`].
 pub const DEFAULT_MAX_RETRIES: usize = 2;
@@ -271,7 +261,7 @@ impl<F> TrainFromScratch<F> {
     /// seeded with its seed (training draws nothing more from children without dropout).
     fn reseed_after(&self, child: u64) {
         let seed = self.child_seed(child);
-        let _lock = rng_lock();
+        let _lock = device_rng_guard();
         self.device.seed(seed);
         self.device.clone().autodiff().seed(seed);
         if let Some(pool) = &self.pool {
@@ -405,7 +395,7 @@ impl<F> TrainFromScratch<F> {
             ..self.training.clone()
         };
         let (net, inherited, share) = {
-            let _lock = rng_lock();
+            let _lock = device_rng_guard();
             device.seed(seed);
             let ad = device.clone().autodiff();
             ad.seed(seed);
