@@ -3,16 +3,19 @@
 //! fidelity, learning-curve extrapolation, weight inheritance, shared weights) on every space
 //! (NAS-RL, ENAS macro, ENAS micro, and the user-defined chain space of the `custom_space`
 //! example) runs a tiny search on the embedded Fashion-MNIST subset through the same `Search`
-//! loop. Each of the 57 runs (shared weights have no NAS-RL supernet) is checked for what its pairing promises: real rewards, a strategy
-//! state that saves and loads back to itself, a size penalty that acts, early stops where the
-//! curve rule says so, inherited weights exactly where a parent exists, low-fidelity children
-//! that are smaller.
+//! loop. Each of the 57 pairings (shared weights have no NAS-RL supernet) is checked for what
+//! it promises: real rewards, a strategy state that saves and loads back to itself, a size
+//! penalty that acts, early stops where the curve rule says so, inherited weights exactly where
+//! a parent exists, low-fidelity children that are smaller — and an exact resume: stopped after
+//! its first round and resumed from the run directory, it gives the uninterrupted run's history
+//! (architectures, rewards and baselines bit for bit).
 //!
 //! Pairings that cannot work do not compile (curve extrapolation needs an estimator that trains
 //! epoch by epoch, weight inheritance one that trains children from scratch) or are refused
 //! when built (a size penalty on shared weights, which measure no child's size).
 
 use crate::chain;
+use crate::search::comparable;
 use crate::support;
 
 use burn::tensor::Device;
@@ -295,25 +298,50 @@ where
         for (j, strategy_kind) in STRATEGIES.into_iter().enumerate() {
             let label = format!("{name} × {strategy_kind:?} × {kind:?}");
             let seed = (10 * i + j) as u64;
-            let Some(estimator) = estimator(kind, &factory, shared, seed) else {
+            // A fresh search of `rounds` rounds (`None`: no such pairing).
+            let build = |rounds: usize| {
+                let estimator = estimator(kind, &factory, shared, seed)?;
+                let config = SearchConfig {
+                    proposals_per_update: 2,
+                    updates_per_round: 1,
+                    budget: Budget::rounds(rounds),
+                    derive: Derive::BestEvaluated,
+                    quiet: true,
+                };
+                Some(
+                    Search::new(
+                        &space,
+                        strategy(strategy_kind, &space, seed),
+                        estimator,
+                        config,
+                    )
+                    .unwrap_or_else(|e| panic!("{label}: {e}")),
+                )
+            };
+            let Some(mut search) = build(2) else {
                 continue;
             };
-            let config = SearchConfig {
-                proposals_per_update: 2,
-                updates_per_round: 1,
-                budget: Budget::rounds(2),
-                derive: Derive::BestEvaluated,
-                quiet: true,
-            };
-            let mut search = Search::new(
-                &space,
-                strategy(strategy_kind, &space, seed),
-                estimator,
-                config,
-            )
-            .unwrap_or_else(|e| panic!("{label}: {e}"));
             let outcome = search.run().unwrap_or_else(|e| panic!("{label}: {e}"));
             assert_eq!(outcome, Outcome::BudgetReached, "{label}");
+            // Stopped after the first round and resumed from its run directory, the same
+            // pairing gives the same history as the uninterrupted run.
+            let dir = support::scratch_dir(&format!("matrix-{name}-{i}-{j}"));
+            let mut first = build(1)
+                .unwrap()
+                .with_run_dir(RunDir::create(&dir, IfExists::Refuse).unwrap());
+            first.run().unwrap_or_else(|e| panic!("{label}: {e}"));
+            drop(first);
+            let mut resumed = build(2)
+                .unwrap()
+                .resume(RunDir::open(&dir).unwrap())
+                .unwrap_or_else(|e| panic!("{label}: resume: {e}"));
+            resumed.run().unwrap_or_else(|e| panic!("{label}: {e}"));
+            assert_eq!(
+                comparable(resumed.history()),
+                comparable(search.history()),
+                "{label}: the resumed run differs from the uninterrupted one"
+            );
+            std::fs::remove_dir_all(&dir).unwrap();
             check(&label, kind, strategy_kind, search.history());
             for e in search.history() {
                 let arch = S::Arch::from_json(&e.arch.to_string())

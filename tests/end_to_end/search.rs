@@ -338,7 +338,9 @@ fn evolution_with_weight_inheritance_writes_a_complete_run_directory() {
 
 /// What must be equal between an interrupted-and-resumed run and an uninterrupted one (times
 /// differ).
-fn comparable(history: &[Evaluation]) -> Vec<(usize, usize, String, u64, Option<u64>, bool)> {
+pub(crate) fn comparable(
+    history: &[Evaluation],
+) -> Vec<(usize, usize, String, u64, Option<u64>, bool)> {
     history
         .iter()
         .map(|e| {

@@ -1,8 +1,8 @@
 //! [`TrainFromScratch`]: train each child from scratch at a chosen fidelity (NAS-RL's estimator),
 //! one child at a time or several at once on a [`DevicePool`].
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use burn::tensor::Device;
@@ -20,7 +20,6 @@ use crate::reward::Objective;
 use crate::state::EstimatorState;
 use crate::task::Task;
 use crate::train::{Control, EpochStats, TrainConfig, TrainReport, train_device_seeded};
-
 
 /// Default of [`TrainFromScratch::with_max_retries`].
 pub const DEFAULT_MAX_RETRIES: usize = 2;
