@@ -1,13 +1,9 @@
-//! The controller's weights as plain data (shared with weight inheritance in `burn-nas-space`).
+//! The controller's weights as values by parameter path: how states were saved before they
+//! held burnpack weights (`burn_nas_nn::WeightsSnapshot`); still read, no longer written.
 
 use burn::module::Module;
+use burn_nas_nn::import_params;
 pub use burn_nas_nn::{ParamValues, TensorValues};
-use burn_nas_nn::{export_params, import_params};
-
-/// Every float parameter of `module` by path.
-pub(crate) fn export<M: Module>(module: &M) -> ParamValues {
-    export_params(module)
-}
 
 /// `module` with every parameter replaced by its saved value; every parameter must have one.
 pub(crate) fn import<M: Module>(module: M, from: &ParamValues) -> Result<M, Vec<String>> {

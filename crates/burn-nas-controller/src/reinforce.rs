@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
-use burn_nas_nn::OptimizerSnapshot;
+use burn_nas_nn::{OptimizerSnapshot, WeightsSnapshot};
 use burn_nas_space::{Decision, Decisions, HeadId, SearchSpace};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::ReinforceConfig;
 use crate::depth::DepthSchedule;
 use crate::error::{Result, check_rewards, invalid, state};
-use crate::params::{TensorValues, export, import};
+use crate::params::{TensorValues, import};
 use crate::policy::{Drive, Policy, Shaping, Trace, steps};
 use crate::strategy::{Proposal, SearchStrategy};
 
@@ -189,7 +189,13 @@ struct SavedReinforce {
     strategy: String,
     space: String,
     config: ReinforceConfig,
-    weights: BTreeMap<String, TensorValues>,
+    /// The policy's weights in burn's burnpack format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    policy: Option<WeightsSnapshot>,
+    /// The policy's weights as values by parameter path: how states saved before were written
+    /// (read, never written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    weights: Option<BTreeMap<String, TensorValues>>,
     /// burn's Adam state (absent in states saved before: those held a hand-written Adam's
     /// moments, under `adam`, which cannot be carried over).
     #[serde(default)]
@@ -534,7 +540,8 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
             strategy: "reinforce".into(),
             space: self.space.name().to_string(),
             config: self.config.clone(),
-            weights: export(&self.policy),
+            policy: Some(WeightsSnapshot::of(&self.policy).map_err(|e| state("reinforce", e))?),
+            weights: None,
             optimizer: Some(
                 OptimizerSnapshot::of(&self.optimizer, &self.policy)
                     .map_err(|e| state("reinforce", e))?,
@@ -598,12 +605,16 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
             &saved.config,
             &self.device.clone().autodiff(),
         )?;
-        let policy = import(fresh, &saved.weights).map_err(|missing| {
-            state(
-                "reinforce",
-                format!("weights missing or misshaped: {}", missing.join(", ")),
-            )
-        })?;
+        let policy = match (&saved.policy, &saved.weights) {
+            (Some(snapshot), _) => snapshot.restore(fresh).map_err(|e| state("reinforce", e))?,
+            (None, Some(values)) => import(fresh, values).map_err(|missing| {
+                state(
+                    "reinforce",
+                    format!("weights missing or misshaped: {}", missing.join(", ")),
+                )
+            })?,
+            (None, None) => return Err(state("reinforce", "the state holds no policy weights")),
+        };
         let Some(optimizer) = &saved.optimizer else {
             return Err(state(
                 "reinforce",
@@ -626,5 +637,40 @@ impl<S: SearchSpace> SearchStrategy<S::Arch> for Reinforce<S> {
         self.stats = saved.stats;
         self.children = saved.children;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StrategyError;
+    use burn_nas_nn::export_params;
+    use burn_nas_space::NasRlSpace;
+
+    /// A state written before the policy's weights were burnpack (values by parameter path)
+    /// resumes to the same weights; damaged burnpack bytes are a typed error.
+    #[test]
+    fn states_with_weights_by_path_still_load() {
+        let space = NasRlSpace::new(3).unwrap();
+        let config = ReinforceConfig::nas_rl().with_seed(5);
+        let saved_by = Reinforce::new(space.clone(), config.clone(), Device::flex()).unwrap();
+        let mut state = saved_by.save_state().unwrap();
+        let object = state.as_object_mut().unwrap();
+        assert!(object.remove("policy").is_some());
+        object.insert(
+            "weights".into(),
+            serde_json::to_value(export_params(&saved_by.policy)).unwrap(),
+        );
+        let mut old = Reinforce::new(space, config.with_seed(9), Device::flex()).unwrap();
+        assert_ne!(export_params(&old.policy), export_params(&saved_by.policy));
+        old.load_state(&state).unwrap();
+        assert_eq!(export_params(&old.policy), export_params(&saved_by.policy));
+
+        let mut damaged = saved_by.save_state().unwrap();
+        damaged["policy"]["burnpack"] = "AAAA".into();
+        assert!(matches!(
+            old.load_state(&damaged),
+            Err(StrategyError::State { .. })
+        ));
     }
 }

@@ -8,8 +8,6 @@ use std::collections::BTreeMap;
 
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
-use burn::store::{BurnpackStore, ModuleSnapshot};
-use burn::tensor::Bytes;
 use burn_nas_nn::OptimizerSnapshot;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -60,42 +58,22 @@ fn state_error(what: &str, e: impl std::fmt::Display) -> EstimatorError {
     EstimatorError::State(format!("{what}: {e}"))
 }
 
-/// The parameters of `module` in burn's burnpack format.
+/// The parameters of `module` in burn's burnpack format ([`burn_nas_nn::module_to_bytes`]).
 ///
 /// # Errors
 /// [`EstimatorError::State`] when burn cannot serialize the module.
 pub fn module_to_bytes<M: Module>(module: &M) -> Result<Vec<u8>> {
-    let mut store = BurnpackStore::from_bytes(None);
-    module
-        .save_into(&mut store)
-        .map_err(|e| state_error("saving weights", e))?;
-    let bytes = store
-        .get_bytes()
-        .map_err(|e| state_error("saving weights", e))?;
-    Ok(bytes.to_vec())
+    burn_nas_nn::module_to_bytes(module).map_err(|e| EstimatorError::State(e.to_string()))
 }
 
 /// `module` with every parameter loaded from burnpack `bytes` written by [`module_to_bytes`]
-/// for a module of the same structure.
+/// for a module of the same structure ([`burn_nas_nn::module_from_bytes`]).
 ///
 /// # Errors
 /// [`EstimatorError::State`] when the bytes are damaged or do not fit the module (a missing or
 /// extra tensor, another shape).
-pub fn module_from_bytes<M: Module>(mut module: M, bytes: &[u8]) -> Result<M> {
-    let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())));
-    let applied = module
-        .load_from(&mut store)
-        .map_err(|e| state_error("loading weights", e))?;
-    if !applied.missing.is_empty() || !applied.errors.is_empty() {
-        return Err(EstimatorError::State(format!(
-            "loading weights: {} tensors missing (first: {:?}), {} errors (first: {:?})",
-            applied.missing.len(),
-            applied.missing.first(),
-            applied.errors.len(),
-            applied.errors.first().map(ToString::to_string)
-        )));
-    }
-    Ok(module)
+pub fn module_from_bytes<M: Module>(module: M, bytes: &[u8]) -> Result<M> {
+    burn_nas_nn::module_from_bytes(module, bytes).map_err(|e| EstimatorError::State(e.to_string()))
 }
 
 #[derive(Serialize, Deserialize)]

@@ -48,9 +48,9 @@ pub use mode::Mode;
 pub use nas_rl_net::{NasRlNet, NasRlNetConfig};
 pub use ops::ConvInit;
 pub use params::{
-    ImportReport, OptimizerSnapshot, OptimizerStateError, ParamValues, TensorValues, export_params,
-    import_params, materialize_params, move_to_device, param_ids, tensor_values, values_tensor,
-    with_param_ids,
+    ImportReport, OptimizerSnapshot, OptimizerStateError, ParamValues, TensorValues, WeightsError,
+    WeightsSnapshot, export_params, import_params, materialize_params, module_from_bytes,
+    module_to_bytes, move_to_device, param_ids, tensor_values, values_tensor, with_param_ids,
 };
 
 /// Why a network could not be built or run.

@@ -10,6 +10,7 @@ pub use burn_nas_space::{ParamValues, TensorValues};
 use base64::Engine as _;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{ModuleOptimizer, OptimizerRecord};
+use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -346,6 +347,114 @@ impl OptimizerSnapshot {
                     )
                 })?;
         Ok((loaded, module))
+    }
+}
+
+/// Why saved weights could not be written or read back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WeightsError {
+    /// burn could not write the module's parameters.
+    #[error("saving weights: {0}")]
+    Save(String),
+    /// The saved bytes are damaged or are not burnpack.
+    #[error("loading weights: {0}")]
+    Damaged(String),
+    /// The saved weights are for another module: tensors missing or of another shape.
+    #[error(
+        "loading weights: {missing} tensors missing (first: {first_missing:?}), {errors} errors \
+         (first: {first_error:?})"
+    )]
+    Mismatch {
+        /// How many of the module's tensors the saved weights lack.
+        missing: usize,
+        /// The first of them.
+        first_missing: Option<String>,
+        /// How many saved tensors could not be applied (another shape or type).
+        errors: usize,
+        /// The first such error.
+        first_error: Option<String>,
+    },
+}
+
+/// The parameters of `module` in burn's burnpack format: the one format in which strategies
+/// and estimators save weights (with [`OptimizerSnapshot`] for their optimizers).
+///
+/// # Errors
+/// [`WeightsError::Save`] when burn cannot serialize the module.
+pub fn module_to_bytes<M: Module>(module: &M) -> Result<Vec<u8>, WeightsError> {
+    let mut store = BurnpackStore::from_bytes(None);
+    module
+        .save_into(&mut store)
+        .map_err(|e| WeightsError::Save(e.to_string()))?;
+    let bytes = store
+        .get_bytes()
+        .map_err(|e| WeightsError::Save(e.to_string()))?;
+    Ok(bytes.to_vec())
+}
+
+/// `module` with every parameter loaded from burnpack `bytes` written by [`module_to_bytes`]
+/// for a module of the same structure.
+///
+/// # Errors
+/// [`WeightsError::Damaged`] when the bytes cannot be read, [`WeightsError::Mismatch`] when
+/// they do not fit the module (a missing tensor, another shape).
+pub fn module_from_bytes<M: Module>(mut module: M, bytes: &[u8]) -> Result<M, WeightsError> {
+    let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())));
+    let applied = module
+        .load_from(&mut store)
+        .map_err(|e| WeightsError::Damaged(e.to_string()))?;
+    if !applied.missing.is_empty() || !applied.errors.is_empty() {
+        return Err(WeightsError::Mismatch {
+            missing: applied.missing.len(),
+            first_missing: applied.missing.first().map(|m| format!("{m:?}")),
+            errors: applied.errors.len(),
+            first_error: applied.errors.first().map(ToString::to_string),
+        });
+    }
+    Ok(module)
+}
+
+/// A module's weights as serializable state: burnpack bytes, written to JSON as base64.
+///
+/// ```
+/// use burn::nn::LinearConfig;
+/// use burn::tensor::Device;
+/// use burn_nas_nn::WeightsSnapshot;
+///
+/// let device = Device::flex();
+/// let net = LinearConfig::new(3, 2).init(&device);
+/// let saved = WeightsSnapshot::of(&net)?;
+/// let json = serde_json::to_string(&saved).unwrap();
+/// let back: WeightsSnapshot = serde_json::from_str(&json).unwrap();
+/// let restored = back.restore(LinearConfig::new(3, 2).init(&device))?;
+/// assert_eq!(restored.weight.val().into_data(), net.weight.val().into_data());
+/// # Ok::<(), burn_nas_nn::WeightsError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeightsSnapshot {
+    /// The module's parameters in burn's burnpack format.
+    #[serde(serialize_with = "to_base64", deserialize_with = "from_base64")]
+    pub burnpack: Vec<u8>,
+}
+
+impl WeightsSnapshot {
+    /// The weights of `module`.
+    ///
+    /// # Errors
+    /// As [`module_to_bytes`].
+    pub fn of<M: Module>(module: &M) -> Result<Self, WeightsError> {
+        Ok(WeightsSnapshot {
+            burnpack: module_to_bytes(module)?,
+        })
+    }
+
+    /// `module` (of the saved module's structure) with the saved weights.
+    ///
+    /// # Errors
+    /// As [`module_from_bytes`].
+    pub fn restore<M: Module>(&self, module: M) -> Result<M, WeightsError> {
+        module_from_bytes(module, &self.burnpack)
     }
 }
 
