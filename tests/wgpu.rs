@@ -10,7 +10,7 @@
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use burn_nas::backend::{DeviceSpec, WgpuAdapter};
+use burn_nas::backend::{DeviceSpec, WgpuAdapter, device_rng_guard};
 use burn_nas::data::{Augmentation, fashion_mnist};
 use burn_nas::estimator::{
     Control, CosineWarmRestarts, EpochStats, module_from_bytes, module_to_bytes, train,
@@ -82,6 +82,8 @@ fn supernet_step(net: MicroSupernet, arch: &MicroArch, on: &Device) -> (f32, f32
 
 #[test]
 fn a_supernet_step_on_wgpu_matches_flex() {
+    // flex's generator is one per process: no other test of this file draws meanwhile.
+    let _guard = device_rng_guard();
     let (flex, wgpu) = (flex().autodiff(), wgpu().autodiff());
     flex.seed(1);
     let on_flex = supernet(&flex);
@@ -104,6 +106,7 @@ fn a_supernet_step_on_wgpu_matches_flex() {
 
 #[test]
 fn training_a_child_on_wgpu_matches_flex() {
+    let _guard = device_rng_guard();
     let (train_set, _) = fashion_mnist::load_embedded().unwrap();
     let train_set = train_set.subset(&(0..160).collect::<Vec<_>>()).unwrap();
     let task = Task::split(train_set, 40, None)
@@ -163,6 +166,8 @@ fn training_a_child_on_wgpu_matches_flex() {
 /// wgpu, from its own generator.
 #[test]
 fn a_network_moved_before_first_use_keeps_the_hosts_weights() {
+    // From seeding to the last draw, no other test of this file draws from flex's generator.
+    let _guard = device_rng_guard();
     let build = || {
         let host = flex();
         host.seed(11);
@@ -175,6 +180,7 @@ fn a_network_moved_before_first_use_keeps_the_hosts_weights() {
 
 /// The bench's device comparison (the prepared GPU check's correctness part): every training
 /// workload and the scoring pass, from the same weights and inputs, give flex's losses.
+/// (`compare_devices` holds the generator guard itself.)
 #[test]
 fn the_bench_workloads_on_wgpu_give_flex_losses() {
     use burn_nas_bench::{BenchConfig, Workload, compare_devices};

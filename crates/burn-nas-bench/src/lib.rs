@@ -53,7 +53,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
-use burn_nas_backend::{DeviceError, DeviceSpec};
+use burn_nas_backend::{DeviceError, DeviceSpec, device_rng_guard};
 use burn_nas_estimator::clip_global_norm;
 use burn_nas_nn::kernels::{
     ConvGeometry, PoolGeometry, PoolKind, batch_norm_batch_stats, dense_conv, depthwise_conv,
@@ -809,7 +809,9 @@ impl fmt::Display for LossComparison {
 /// Runs the first `config.steps` steps of `config`'s workload on `spec` and on `reference`
 /// from the same weights, inputs and architectures ([`Bench::portable`]) and returns both
 /// devices' losses: a backend that computes the networks correctly gives the same first loss
-/// up to float rounding, and stays close over a few steps.
+/// up to float rounding, and stays close over a few steps. It holds
+/// [`device_rng_guard`](burn_nas_backend::device_rng_guard) throughout: do not call it while
+/// holding that guard.
 ///
 /// ```
 /// use burn_nas_backend::DeviceSpec;
@@ -829,6 +831,9 @@ pub fn compare_devices(
     spec: &DeviceSpec,
     reference: &DeviceSpec,
 ) -> Result<LossComparison, BenchError> {
+    // Both runs draw from the process's CPU generator, seeded: no other thread may draw from
+    // it in between.
+    let _guard = device_rng_guard();
     let losses = |on: &DeviceSpec| -> Result<Vec<f64>, BenchError> {
         let mut bench = Bench::portable(config, &on.to_device()?)?;
         for _ in 0..config.steps {
@@ -889,6 +894,7 @@ pub fn compare_ops(
     }
     let host = DeviceSpec::Flex.to_device()?.inner();
     let device = spec.to_device()?.inner();
+    let _guard = device_rng_guard();
     let mut out = Vec::new();
     for stage in 0..3 {
         let shape = [
