@@ -810,7 +810,7 @@ impl fmt::Display for LossComparison {
 /// from the same weights, inputs and architectures ([`Bench::portable`]) and returns both
 /// devices' losses: a backend that computes the networks correctly gives the same first loss
 /// up to float rounding, and stays close over a few steps. It holds
-/// [`device_rng_guard`](burn_nas_backend::device_rng_guard) throughout: do not call it while
+/// [`device_rng_guard`] throughout: do not call it while
 /// holding that guard.
 ///
 /// ```
