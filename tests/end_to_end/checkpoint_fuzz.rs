@@ -158,12 +158,41 @@ pub(crate) fn paths(value: &Value, here: &mut Vec<String>, out: &mut Vec<Vec<Str
     }
 }
 
-pub(crate) fn at_path<'a>(value: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
+fn at_path<'a>(value: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
     path.iter().try_fold(value, |v, key| match v {
         Value::Object(map) => map.get_mut(key),
         Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
         _ => None,
     })
+}
+
+/// Replaces the value at `path` in `value` by `replacement`, or removes it (a member of an
+/// object, an element of an array) when there is none; a path that is not there changes
+/// nothing.
+pub(crate) fn replace_or_remove(value: &mut Value, path: &[String], replacement: Option<&Value>) {
+    match replacement {
+        Some(v) => {
+            if let Some(slot) = at_path(value, path) {
+                *slot = v.clone();
+            }
+        }
+        None => {
+            let Some((last, parent)) = path.split_last() else {
+                return;
+            };
+            match at_path(value, parent) {
+                Some(Value::Object(map)) => {
+                    map.remove(last);
+                }
+                Some(Value::Array(items)) => {
+                    if let Some(k) = last.parse::<usize>().ok().filter(|&k| k < items.len()) {
+                        items.remove(k);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 /// A value that is often the right kind but the wrong size, sign or shape.
@@ -229,26 +258,10 @@ fn apply(dir: &Path, damage: &Damage) {
             paths(&value, &mut Vec::new(), &mut all);
             match damage {
                 Damage::Replace(i, v) => {
-                    if let Some(slot) = at_path(&mut value, i.get::<Vec<String>>(&all)) {
-                        *slot = v.clone();
-                    }
+                    replace_or_remove(&mut value, i.get::<Vec<String>>(&all), Some(v))
                 }
                 Damage::Remove(i) => {
-                    if let Some((last, parent)) = i.get::<Vec<String>>(&all).split_last() {
-                        match at_path(&mut value, parent) {
-                            Some(Value::Object(map)) => {
-                                map.remove(last);
-                            }
-                            Some(Value::Array(items)) => {
-                                if let Some(k) =
-                                    last.parse::<usize>().ok().filter(|&k| k < items.len())
-                                {
-                                    items.remove(k);
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
+                    replace_or_remove(&mut value, i.get::<Vec<String>>(&all), None)
                 }
                 _ => {}
             }

@@ -351,7 +351,7 @@ fn bad_rewards_and_damaged_positions_are_typed_errors() {
 /// end, or stop with a typed error: never a panic.
 #[test]
 fn damaged_multi_fidelity_checkpoints_resume_or_fail_typed() {
-    use crate::checkpoint_fuzz::{at_path, copy_dir, paths, replacement};
+    use crate::checkpoint_fuzz::{copy_dir, paths, replace_or_remove, replacement};
     use proptest::prelude::*;
     use serde_json::Value;
 
@@ -403,31 +403,11 @@ fn damaged_multi_fidelity_checkpoints_resume_or_fail_typed() {
             let file = dir.join(MULTI_FIDELITY_FILE);
             let mut value = json.clone();
             for (index, replacement) in &damages {
-                let path = index.get(&all);
-                match replacement {
-                    Some(v) => {
-                        if let Some(slot) = at_path(&mut value, path) {
-                            *slot = v.clone();
-                        }
-                    }
-                    None => {
-                        if let Some((last, parent)) = path.split_last() {
-                            match at_path(&mut value, parent) {
-                                Some(Value::Object(map)) => {
-                                    map.remove(last);
-                                }
-                                Some(Value::Array(items)) => {
-                                    if let Some(k) =
-                                        last.parse::<usize>().ok().filter(|&k| k < items.len())
-                                    {
-                                        items.remove(k);
-                                    }
-                                }
-                                _ => {}
-                            }
-                        }
-                    }
-                }
+                replace_or_remove(
+                    &mut value,
+                    index.get::<Vec<String>>(&all),
+                    replacement.as_ref(),
+                );
             }
             std::fs::write(&file, value.to_string()).unwrap();
             let result = search()
