@@ -126,7 +126,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Which::Plain => Workload::Plain,
         Which::Score => Workload::Score,
         Which::Ops => {
-            let device = args.device.to_device()?;
             let defaults = match args.sizes {
                 Sizes::Reference => BenchConfig::new(Workload::Micro),
                 Sizes::Main => BenchConfig::main_command(Workload::Micro)
@@ -134,13 +133,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Sizes::Paper => BenchConfig::paper(Workload::Micro)
                     .ok_or("the paper has no micro search step")?,
             };
+            let batch = args.batch.map_or(defaults.batch, |b| b as usize);
+            let channels = args.channels.map_or(defaults.channels, |c| c as usize);
+            let hw = args.hw.map_or(defaults.image_size, |h| h as usize);
             if args.compare_with.is_some() {
-                let comparisons = compare_ops(
-                    args.batch.map_or(defaults.batch, |b| b as usize),
-                    args.channels.map_or(defaults.channels, |c| c as usize),
-                    args.hw.map_or(defaults.image_size, |h| h as usize),
-                    &args.device,
-                )?;
+                let comparisons = compare_ops(batch, channels, hw, &args.device)?;
                 let mut worst = 0.0_f64;
                 for comparison in comparisons {
                     println!("{comparison}");
@@ -156,11 +153,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 return Ok(());
             }
             let timings = profile_ops(
-                args.batch.map_or(defaults.batch, |b| b as usize),
-                args.channels.map_or(defaults.channels, |c| c as usize),
-                args.hw.map_or(defaults.image_size, |h| h as usize),
+                batch,
+                channels,
+                hw,
                 args.steps as usize,
-                &device,
+                &args.device.to_device()?,
             )?;
             println!(
                 "ops burn-nas-{} device={}",

@@ -166,6 +166,17 @@ fn at_path<'a>(value: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
     })
 }
 
+/// A proptest runner of `cases` cases from a fixed seed, persisting nothing: the damaged
+/// checkpoints are the same in every run.
+pub(crate) fn fixed_runner(cases: u32) -> proptest::test_runner::TestRunner {
+    proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(2026),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })
+}
+
 /// Replaces the value at `path` in `value` by `replacement`, or removes it (a member of an
 /// object, an element of an array) when there is none; a path that is not there changes
 /// nothing.
@@ -301,13 +312,7 @@ fn damaged_checkpoints_resume_or_fail_typed() {
     let _turn = support::turn();
     // 64 damaged copies of each run directory (fixed seed); each resumes four searches and runs
     // three of them on. The shared-weight one holds burn records.
-    let config = ProptestConfig {
-        cases: 64,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(2026),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
-    let mut runner = proptest::test_runner::TestRunner::new(config);
+    let mut runner = fixed_runner(64);
     let outcomes = std::sync::Mutex::new(Outcomes::default());
     let strategy = (prop::collection::vec(damage(), 1..4), any::<u64>());
     runner

@@ -351,7 +351,7 @@ fn bad_rewards_and_damaged_positions_are_typed_errors() {
 /// end, or stop with a typed error: never a panic.
 #[test]
 fn damaged_multi_fidelity_checkpoints_resume_or_fail_typed() {
-    use crate::checkpoint_fuzz::{copy_dir, paths, replace_or_remove, replacement};
+    use crate::checkpoint_fuzz::{copy_dir, fixed_runner, paths, replace_or_remove, replacement};
     use proptest::prelude::*;
     use serde_json::Value;
 
@@ -377,13 +377,7 @@ fn damaged_multi_fidelity_checkpoints_resume_or_fail_typed() {
     let mut all = Vec::new();
     paths(&json, &mut Vec::new(), &mut all);
 
-    let config = ProptestConfig {
-        cases: 128,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(2026),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
-    let mut runner = proptest::test_runner::TestRunner::new(config);
+    let mut runner = fixed_runner(128);
     // (resumed and ran to the end, refused or stopped with a typed error)
     let outcomes = std::sync::Mutex::new((0, 0));
     // Each damage: a value to replace the one at the index, or none to remove it.

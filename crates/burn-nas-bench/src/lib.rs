@@ -453,26 +453,24 @@ enum State {
     Score(MicroSupernet),
 }
 
+/// `net` with its weights drawn now on the host, whatever the device (so every device's run
+/// draws them at the same point of the host's random sequence), then moved to `device`.
+fn drawn_and_moved<M: Module>(net: M, device: &Device) -> M {
+    materialize_params(&net);
+    move_to_device(net, device)
+}
+
 impl State {
     /// The same networks on `device`: training networks on its autodiff version, the scoring
     /// network on the plain device unless `score_on_autodiff`.
     fn moved_to(self, device: &Device, score_on_autodiff: bool) -> State {
         let ad = device.clone().autodiff();
-        // Drawn now on the host whatever the device, so every device's run draws its weights
-        // at the same point of the host's random sequence.
-        match &self {
-            State::Micro(net, _) => net.iter().for_each(materialize_params),
-            State::Macro(net, _) => net.iter().for_each(materialize_params),
-            State::Child(net, _) => net.iter().for_each(materialize_params),
-            State::Plain(net, _) => net.iter().for_each(materialize_params),
-            State::Score(net) => materialize_params(net),
-        }
         match self {
-            State::Micro(net, optim) => State::Micro(net.map(|n| move_to_device(n, &ad)), optim),
-            State::Macro(net, optim) => State::Macro(net.map(|n| move_to_device(n, &ad)), optim),
-            State::Child(net, optim) => State::Child(net.map(|n| move_to_device(n, &ad)), optim),
-            State::Plain(net, optim) => State::Plain(net.map(|n| move_to_device(n, &ad)), optim),
-            State::Score(net) => State::Score(move_to_device(
+            State::Micro(net, optim) => State::Micro(net.map(|n| drawn_and_moved(n, &ad)), optim),
+            State::Macro(net, optim) => State::Macro(net.map(|n| drawn_and_moved(n, &ad)), optim),
+            State::Child(net, optim) => State::Child(net.map(|n| drawn_and_moved(n, &ad)), optim),
+            State::Plain(net, optim) => State::Plain(net.map(|n| drawn_and_moved(n, &ad)), optim),
+            State::Score(net) => State::Score(drawn_and_moved(
                 net,
                 if score_on_autodiff { &ad } else { device },
             )),
@@ -618,20 +616,12 @@ impl Bench {
     /// Random images and labels of one batch on `device` (images drawn on the host).
     fn batch(&mut self, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
         let c = &self.config;
-        let x = if self.host == self.device {
-            Tensor::<4>::random(
-                [c.batch, c.in_channels, c.image_size, c.image_size],
-                Distribution::Normal(0.0, 1.0),
-                device,
-            )
-        } else {
-            Tensor::<4>::random(
-                [c.batch, c.in_channels, c.image_size, c.image_size],
-                Distribution::Normal(0.0, 1.0),
-                &self.host,
-            )
-            .to_device(device)
-        };
+        let x = random_on(
+            [c.batch, c.in_channels, c.image_size, c.image_size],
+            1.0,
+            &self.host,
+            device,
+        );
         let classes = c.classes as i64;
         let labels: Vec<i64> = (0..c.batch)
             .map(|_| self.rng.random_range(0..classes))
@@ -887,22 +877,12 @@ pub fn compare_ops(
     image_size: usize,
     spec: &DeviceSpec,
 ) -> Result<Vec<OpComparison>, BenchError> {
-    for (field, v) in [("batch", batch), ("channels", channels)] {
-        if v == 0 {
-            return Err(invalid(field, "must be at least 1"));
-        }
-    }
+    let shapes = stage_shapes(batch, channels, image_size)?;
     let host = DeviceSpec::Flex.to_device()?.inner();
     let device = spec.to_device()?.inner();
     let _guard = device_rng_guard();
     let mut out = Vec::new();
-    for stage in 0..3 {
-        let shape = [
-            batch,
-            channels << stage,
-            (image_size >> stage).max(1),
-            (image_size >> stage).max(1),
-        ];
+    for (stage, shape) in shapes.into_iter().enumerate() {
         for op in COMPARED_OPS {
             let run = |on: &Device| {
                 host.seed(stage as u64);
@@ -961,6 +941,46 @@ pub const COMPARED_OPS: [&str; 10] = [
     "relu", "dw3", "dw5", "pw", "proj", "bn", "avg3", "max3", "cat5", "conv3",
 ];
 
+/// A tensor of `shape` drawn from N(0, `std`²) on `host`'s generator and placed on `device`: drawn
+/// there directly when both are the same compute device (so a timed run adds no copy), else
+/// drawn on `host` and copied.
+fn random_on(shape: [usize; 4], std: f64, host: &Device, device: &Device) -> Tensor<4> {
+    let normal = Distribution::Normal(0.0, std);
+    if host == device {
+        Tensor::random(shape, normal, device)
+    } else {
+        Tensor::random(shape, normal, host).to_device(device)
+    }
+}
+
+/// The input shapes of the micro supernet's three stages, `[batch, C, hw, hw]`,
+/// `[batch, 2C, hw/2, hw/2]`, `[batch, 4C, hw/4, hw/4]`.
+///
+/// # Errors
+/// [`BenchError::Invalid`] for a zero batch or channel count, or planes under 4×4.
+fn stage_shapes(
+    batch: usize,
+    channels: usize,
+    image_size: usize,
+) -> Result<[[usize; 4]; 3], BenchError> {
+    for (field, v) in [("batch", batch), ("channels", channels)] {
+        if v == 0 {
+            return Err(invalid(field, "must be at least 1"));
+        }
+    }
+    if image_size < 4 {
+        return Err(invalid("image_size", "must be at least 4"));
+    }
+    Ok([0, 1, 2].map(|stage| {
+        [
+            batch,
+            channels << stage,
+            image_size >> stage,
+            image_size >> stage,
+        ]
+    }))
+}
+
 /// Applies profiled op `op` to `x` (weights drawn on `host`, made on `x`'s device, requiring
 /// gradients when `grad`).
 fn apply_op(op: &str, x: Tensor<4>, grad: bool, host: &Device) -> Tensor<4> {
@@ -976,7 +996,7 @@ fn apply_op(op: &str, x: Tensor<4>, grad: bool, host: &Device) -> Tensor<4> {
         padding: 1,
     };
     let param = |shape: [usize; 4]| {
-        let w = Tensor::<4>::random(shape, Distribution::Normal(0.0, 0.1), host).to_device(&device);
+        let w = random_on(shape, 0.1, host, &device);
         if grad { w.require_grad() } else { w }
     };
     match op {
@@ -1017,25 +1037,15 @@ pub fn profile_ops(
     reps: usize,
     device: &Device,
 ) -> Result<Vec<OpTiming>, BenchError> {
-    for (field, v) in [("batch", batch), ("channels", channels), ("reps", reps)] {
-        if v == 0 {
-            return Err(invalid(field, "must be at least 1"));
-        }
-    }
-    if image_size < 4 {
-        return Err(invalid("image_size", "must be at least 4"));
+    let shapes = stage_shapes(batch, channels, image_size)?;
+    if reps == 0 {
+        return Err(invalid("reps", "must be at least 1"));
     }
     let plain = device.clone().inner();
     let ad = plain.clone().autodiff();
     let sync = |d: &Device| d.sync().map_err(|e| BenchError::Device(format!("{e:?}")));
     let mut out = Vec::new();
-    for stage in 0..3 {
-        let shape = [
-            batch,
-            channels << stage,
-            image_size >> stage,
-            image_size >> stage,
-        ];
+    for shape in shapes {
         for op in PROFILED_OPS {
             let mut forward = Vec::with_capacity(reps);
             let mut forward_backward = Vec::with_capacity(reps);

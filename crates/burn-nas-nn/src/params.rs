@@ -71,12 +71,11 @@ pub fn materialize_params<M: Module>(module: &M) {
 /// assert_eq!(net.weight.dims(), [3, 2]);
 /// ```
 pub fn move_to_device<M: Module>(module: M, device: &Device) -> M {
-    // Device equality ignores autodiff: this is "the same compute device". `fork`, not
-    // `to_device`: drawn parameters stay leaves of a graph of their own.
-    if module.devices().iter().all(|d| d == device) {
-        return module.fork(device);
+    // Device equality ignores autodiff: this is "the same compute device".
+    if module.devices().iter().any(|d| d != device) {
+        materialize_params(&module);
     }
-    materialize_params(&module);
+    // `fork`, not `to_device`: drawn parameters stay leaves of a graph of their own.
     module.fork(device)
 }
 
