@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use burn::tensor::Device;
-use burn_nas::estimator::{BatchObserver, FaultInjection};
+use burn_nas::backend::{DevicePool, FaultInjection, TrialExecutor};
+use burn_nas::estimator::BatchObserver;
 use burn_nas::prelude::*;
 use burn_nas::search::{Evaluation, Phase};
 
@@ -17,6 +18,25 @@ use crate::support;
 use support::{
     assert_same_history, nas_rl_controller, nas_rl_estimator, nas_rl_history, nas_rl_space, turn,
 };
+
+/// The estimator of [`nas_rl_estimator`] on the pool `devices`, whose child `child` fails on
+/// its first attempt after `after_batches` minibatches; `max_retries` when given.
+fn faulty_estimator(
+    devices: &str,
+    child: u64,
+    after_batches: usize,
+    max_retries: Option<usize>,
+) -> TrainFromScratch<NasRlChild> {
+    let mut executor = TrialExecutor::new(DevicePool::parse(devices).unwrap())
+        .with_fault_injection(FaultInjection {
+            trial: child,
+            after_steps: after_batches,
+        });
+    if let Some(retries) = max_retries {
+        executor = executor.with_max_retries(retries);
+    }
+    nas_rl_estimator(None, 1).with_executor(executor)
+}
 
 #[test]
 fn two_flex_workers_give_the_sequential_nas_rl_history() {
@@ -36,10 +56,7 @@ fn a_worker_failing_mid_search_is_retried_on_the_other_device() {
     let _lock = turn();
     let sequential = nas_rl_history(nas_rl_estimator(None, 1));
     // Child 5 (second round) dies after 2 minibatches on whichever worker runs it.
-    let faulty = nas_rl_estimator(Some("flex,flex"), 1).with_fault_injection(FaultInjection {
-        child: 5,
-        after_batches: 2,
-    });
+    let faulty = faulty_estimator("flex,flex", 5, 2, None);
     let history = nas_rl_history(faulty);
     assert_same_history(&history, &sequential);
     let retries: Vec<usize> = history.iter().map(|e| e.metrics.retries).collect();
@@ -55,11 +72,7 @@ fn an_idle_worker_waits_for_a_child_a_failing_device_gives_back() {
     // One child, two workers: one trains it, the other finds the queue empty at once. When
     // the first device fails, the idle worker must still be there to take the child back
     // (it used to leave, and the group ended in `NoDevice`).
-    let mut estimator =
-        nas_rl_estimator(Some("flex,flex"), 1).with_fault_injection(FaultInjection {
-            child: 0,
-            after_batches: 1,
-        });
+    let mut estimator = faulty_estimator("flex,flex", 0, 1, None);
     let estimates = estimator
         .estimate_many(&[(&arch, None)], &AtomicBool::new(false))
         .unwrap();
@@ -146,21 +159,15 @@ fn retries_are_bounded_and_failures_typed() {
     let space = nas_rl_space();
     let mut strategy = Reinforce::new(space, ReinforceConfig::nas_rl(), Device::flex()).unwrap();
     let arch = strategy.propose(1).unwrap().remove(0).arch;
-    let fault = FaultInjection {
-        child: 0,
-        after_batches: 0,
-    };
     // One device: after it fails nothing is left to retry on.
-    let mut alone = nas_rl_estimator(Some("flex"), 1).with_fault_injection(fault);
+    let mut alone = faulty_estimator("flex", 0, 0, None);
     let err = alone
         .estimate_many(&[(&arch, None)], &AtomicBool::new(false))
         .unwrap_err();
     assert!(matches!(err, EstimatorError::NoDevice(_)), "{err}");
     assert_eq!(alone.failed_devices(), vec![0]);
     // No retry allowed: the failure itself is the error.
-    let mut strict = nas_rl_estimator(Some("flex,flex"), 1)
-        .with_fault_injection(fault)
-        .with_max_retries(0);
+    let mut strict = faulty_estimator("flex,flex", 0, 0, Some(0));
     let err = strict
         .estimate_many(&[(&arch, None)], &AtomicBool::new(false))
         .unwrap_err();

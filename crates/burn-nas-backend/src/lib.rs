@@ -11,7 +11,8 @@
 //! | `remote:ws://HOST:PORT` | a burn remote server (`Worker`, the `worker` example) | `remote` |
 //!
 //! A comma-separated list (`--devices flex,flex`, `cuda:0,cuda:1`) becomes a [`DevicePool`]:
-//! multi-trial estimators train one child per pool entry at a time.
+//! multi-trial estimators train one child per pool entry at a time, through a
+//! [`TrialExecutor`] that retires failed devices and retries their trials elsewhere.
 //!
 //! Strings parse whether or not the backend was compiled in; [`DeviceSpec::to_device`] then
 //! says which cargo feature is missing. [`DeviceSpec::from_env`] reads `BURN_NAS_DEVICE`.
@@ -31,6 +32,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod executor;
 mod pool;
 mod trials;
 #[cfg(feature = "remote")]
@@ -41,6 +43,9 @@ use std::str::FromStr;
 
 pub use burn::tensor::Device;
 pub use error::DeviceError;
+#[doc(hidden)]
+pub use executor::FaultInjection;
+pub use executor::{DEFAULT_MAX_RETRIES, TrialExecutor};
 pub use pool::DevicePool;
 pub use trials::{Attempt, TrialOutcome, TrialsReport};
 #[cfg(feature = "remote")]

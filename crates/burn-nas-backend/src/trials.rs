@@ -1,5 +1,6 @@
-//! [`DevicePool::run_trials`]: the execution engine of multi-trial searches — a queue of
-//! trials, one worker thread per live device, retries on another device when one fails.
+//! [`DevicePool::run_trials`]: one batch of trials — a queue, one worker thread per live
+//! device, retries on another device when one fails. [`TrialExecutor`](crate::TrialExecutor)
+//! keeps what outlives a batch.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -20,6 +21,23 @@ pub struct Attempt<'a> {
     pub worker: usize,
     /// The device.
     pub device: &'a Device,
+    /// Steps after which this attempt fails ([`FaultInjection`](crate::FaultInjection)).
+    pub(crate) fault_after: Option<usize>,
+}
+
+impl Attempt<'_> {
+    /// Where a trial reports that `steps_done` of its steps (e.g. training minibatches) are
+    /// done. Does nothing unless a test injected a fault into this attempt
+    /// ([`TrialExecutor::with_fault_injection`](crate::TrialExecutor)); then, once more steps
+    /// than the fault allows are done, it panics as a failing device would.
+    pub fn fault_point(&self, steps_done: usize) {
+        if self.fault_after.is_some_and(|n| steps_done > n) {
+            std::panic::resume_unwind(Box::new(format!(
+                "injected fault after {} steps",
+                steps_done - 1
+            )));
+        }
+    }
 }
 
 /// How one trial of a batch ended.
@@ -177,6 +195,7 @@ fn worker<T, E>(
                 retry,
                 worker: w,
                 device,
+                fault_after: None,
             })
         }));
         let mut b = lock();

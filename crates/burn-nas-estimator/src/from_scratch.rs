@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use burn::tensor::Device;
-use burn_nas_backend::{DevicePool, TrialOutcome, device_rng_guard};
+use burn_nas_backend::{Attempt, DevicePool, TrialExecutor, TrialOutcome, device_rng_guard};
 use burn_nas_nn::{Network, ParamValues, import_params, materialize_params};
 
 use crate::curve::EpochwiseEstimator;
@@ -20,22 +20,6 @@ use crate::reward::Objective;
 use crate::state::EstimatorState;
 use crate::task::Task;
 use crate::train::{Control, EpochStats, TrainConfig, TrainReport, train_device_seeded};
-
-/// Default of [`TrainFromScratch::with_max_retries`].
-pub const DEFAULT_MAX_RETRIES: usize = 2;
-
-/// A test hook that makes a pool worker fail mid-trial, as a crashed worker process or a lost
-/// GPU would: the first attempt at child number `child` (counted from 0 over the estimator's
-/// life, the counter its seed derives from) panics at training minibatch `after_batches + 1`
-/// of the first epoch that has that many. The worker that ran it is retired and the child is
-/// retried on another device. Only pooled estimates are affected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FaultInjection {
-    /// The child whose first attempt fails.
-    pub child: u64,
-    /// Training minibatches done before the failure (0: fails before the first one ends).
-    pub after_batches: usize,
-}
 
 /// One child to train: the architecture and the parent weights it starts from, if any (its
 /// sequence number, from which its seed derives, is its position in the batch).
@@ -95,10 +79,7 @@ pub struct TrainFromScratch<F> {
     device: Device,
     count: u64,
     observer: ObserverSlot,
-    pool: Option<DevicePool>,
-    alive: Vec<bool>,
-    max_retries: usize,
-    fault: Option<FaultInjection>,
+    executor: Option<TrialExecutor>,
 }
 
 impl<F> TrainFromScratch<F> {
@@ -144,10 +125,7 @@ impl<F> TrainFromScratch<F> {
             device,
             count: 0,
             observer: ObserverSlot::default(),
-            pool: None,
-            alive: Vec::new(),
-            max_retries: DEFAULT_MAX_RETRIES,
-            fault: None,
+            executor: None,
         })
     }
 
@@ -169,45 +147,31 @@ impl<F> TrainFromScratch<F> {
     /// interleave those draws. Use networks without them (the NAS-RL children's default;
     /// `dropout = 0`, `drop_path_keep = 1` for micro children) when runs must be reproducible.
     ///
-    /// When a trial's device fails (the backend panics, e.g. a remote server is lost, or a
-    /// [`FaultInjection`] fires), that worker is retired and the child is restarted from
-    /// scratch on another device, at most [`with_max_retries`](Self::with_max_retries) times;
-    /// its metrics count the restarts in `retries`.
-    pub fn with_pool(mut self, pool: DevicePool) -> Self {
-        self.alive = vec![true; pool.len()];
-        self.pool = Some(pool);
-        self
+    /// When a trial's device fails (the backend panics, e.g. a remote server is lost), that
+    /// worker is retired and the child is restarted from scratch on another device, at most
+    /// [`DEFAULT_MAX_RETRIES`](burn_nas_backend::DEFAULT_MAX_RETRIES) times; its metrics count
+    /// the restarts in `retries`. [`with_executor`](Self::with_executor) sets another limit.
+    pub fn with_pool(self, pool: DevicePool) -> Self {
+        self.with_executor(TrialExecutor::new(pool))
     }
 
-    /// At most `retries` restarts of one child on another device after its device or worker
-    /// failed (default [`DEFAULT_MAX_RETRIES`]). Only device faults are retried: errors of the
-    /// architecture itself (divergence, an invalid network) are returned at once.
-    pub fn with_max_retries(mut self, retries: usize) -> Self {
-        self.max_retries = retries;
-        self
-    }
-
-    /// Test hook: makes a worker of the pool fail mid-trial (see [`FaultInjection`]). Only
-    /// pooled estimates ([`Estimator::estimate_many`] with a pool) are affected.
-    #[doc(hidden)]
-    pub fn with_fault_injection(mut self, fault: FaultInjection) -> Self {
-        self.fault = Some(fault);
+    /// As [`with_pool`](Self::with_pool), with an executor configured by the caller (its retry
+    /// limit; the devices it has already retired stay retired).
+    pub fn with_executor(mut self, executor: TrialExecutor) -> Self {
+        self.executor = Some(executor);
         self
     }
 
     /// The device pool, if [`with_pool`](Self::with_pool) set one.
     pub fn pool(&self) -> Option<&DevicePool> {
-        self.pool.as_ref()
+        self.executor.as_ref().map(TrialExecutor::pool)
     }
 
-    /// Indices (in the pool) of the devices retired after a failure, in increasing order.
+    /// Pool indices of the devices retired after a failure (none without a pool).
     pub fn failed_devices(&self) -> Vec<usize> {
-        self.alive
-            .iter()
-            .enumerate()
-            .filter(|(_, alive)| !**alive)
-            .map(|(i, _)| i)
-            .collect()
+        self.executor
+            .as_ref()
+            .map_or_else(Vec::new, TrialExecutor::failed_devices)
     }
 
     /// Children estimated so far (the next child's sequence number).
@@ -263,7 +227,7 @@ impl<F> TrainFromScratch<F> {
         let _lock = device_rng_guard();
         self.device.seed(seed);
         self.device.clone().autodiff().seed(seed);
-        if let Some(pool) = &self.pool {
+        if let Some(pool) = self.pool() {
             pool.seed(seed);
         }
     }
@@ -374,7 +338,8 @@ impl<F> TrainFromScratch<F> {
     }
 
     /// One trial on `device`: seeds, builds, warm-starts from `inherit`, trains and scores
-    /// child number `child`. Runs on any thread.
+    /// child number `child`. Runs on any thread; `attempt`, for pooled trials, is told of every
+    /// minibatch done (where a test's injected fault strikes).
     fn trial<A>(
         &self,
         arch: &A,
@@ -382,7 +347,7 @@ impl<F> TrainFromScratch<F> {
         device: &Device,
         inherit: Option<&ParamValues>,
         on_epoch: &mut dyn FnMut(&EpochStats) -> Control,
-        fail_after: Option<usize>,
+        attempt: Option<&Attempt<'_>>,
     ) -> Result<(Estimate, F::Net)>
     where
         F: ChildFactory<A>,
@@ -430,12 +395,8 @@ impl<F> TrainFromScratch<F> {
             device,
             on_epoch,
             &mut |done, total, loss| {
-                if fail_after.is_some_and(|n| done > n) {
-                    // A panic is how the pool learns that a device failed.
-                    std::panic::resume_unwind(Box::new(format!(
-                        "injected fault in child {child} after {} minibatches",
-                        done - 1
-                    )));
+                if let Some(attempt) = attempt {
+                    attempt.fault_point(done);
                 }
                 observer.notify(done, total, loss);
             },
@@ -476,7 +437,7 @@ impl<F> TrainFromScratch<F> {
         F: ChildFactory<A> + Sync,
         F::Net: Send,
     {
-        if self.pool.is_none() {
+        let Some(mut executor) = self.executor.take() else {
             return jobs
                 .iter()
                 .map(|job| {
@@ -488,24 +449,20 @@ impl<F> TrainFromScratch<F> {
                     })
                 })
                 .collect();
-        }
+        };
         if jobs.is_empty() {
+            self.executor = Some(executor);
             return Ok(Vec::new());
         }
         // Sequence numbers (and so seeds) in proposal order, before any dispatch.
         let first = self.count;
         self.count += jobs.len() as u64;
-        let pool = self.pool.as_ref().expect("checked above");
         let this = &*self;
-        let report = pool.run_trials(jobs.len(), &self.alive, self.max_retries, |attempt| {
+        let report = executor.run_trials(first, jobs.len(), |attempt| {
             // A trial's own error: the pool starts no further trial.
             check_stop(stop)?;
             let job = &jobs[attempt.trial];
             let child = first + attempt.trial as u64;
-            let fail_after = this
-                .fault
-                .filter(|f| f.child == child && attempt.retry == 0)
-                .map(|f| f.after_batches);
             let mut seen = Vec::new();
             this.trial(
                 job.arch,
@@ -516,12 +473,12 @@ impl<F> TrainFromScratch<F> {
                     seen.push(e.clone());
                     on_epoch(&seen)
                 },
-                fail_after,
+                Some(&attempt),
             )
         });
-        for &w in &report.failed_devices {
-            self.alive[w] = false;
-        }
+        let live = executor.live_devices();
+        let devices = executor.pool().len();
+        self.executor = Some(executor);
         self.reseed_after(first + jobs.len() as u64 - 1);
         // The first failure in proposal order; a child left untrained only when none failed
         // on its own (every device gone).
@@ -557,9 +514,8 @@ impl<F> TrainFromScratch<F> {
         }
         match untrained {
             Some(child) => Err(EstimatorError::NoDevice(format!(
-                "child {child} was not trained: every device failed ({} of {})",
-                self.failed_devices().len(),
-                self.alive.len()
+                "child {child} was not trained: every device failed ({} of {devices})",
+                devices - live
             ))),
             None => Ok(out),
         }
@@ -586,7 +542,7 @@ where
 
     /// The pool's size (1 without a pool).
     fn parallelism(&self) -> usize {
-        self.pool.as_ref().map_or(1, DevicePool::len)
+        self.pool().map_or(1, DevicePool::len)
     }
 
     fn name(&self) -> &'static str {

@@ -17,7 +17,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub use burn_nas_backend::DevicePool;
+pub use burn_nas_backend::{DevicePool, TrialExecutor};
 
 mod clip;
 mod curve;
@@ -47,10 +47,7 @@ pub use error::{EstimatorError, Result, check_stop};
 pub use estimate::{BatchObserver, Compute, Estimate, Estimator, Metrics, TrainingRun};
 pub use factory::{ChildFactory, ImageShape, MacroChild, MicroChild, NasRlChild};
 pub use fidelity::Fidelity;
-pub use from_scratch::{DEFAULT_MAX_RETRIES, TrainFromScratch};
-// A test hook (fault-injection tests of the device pool), not part of the documented API.
-#[doc(hidden)]
-pub use from_scratch::FaultInjection;
+pub use from_scratch::TrainFromScratch;
 pub use inheritance::{WeightInheritance, inherit_weights};
 pub use registry::{RetrainRegistry, Retrained};
 pub use retrain::{RetrainReport, retrain};

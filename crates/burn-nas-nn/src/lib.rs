@@ -33,6 +33,7 @@ mod micro_supernet;
 mod mode;
 mod nas_rl_net;
 pub mod ops;
+mod param_path;
 mod params;
 
 use burn::tensor::Tensor;
@@ -47,6 +48,7 @@ pub use micro_supernet::{MicroSupernet, MicroSupernetConfig};
 pub use mode::Mode;
 pub use nas_rl_net::{NasRlNet, NasRlNetConfig};
 pub use ops::ConvInit;
+pub use param_path::{ParamPath, PathMapper, PathVisitor, map_with_paths, visit_with_paths};
 pub use params::{
     ImportReport, OptimizerSnapshot, OptimizerStateError, ParamValues, TensorValues, WeightsError,
     WeightsSnapshot, export_params, import_params, materialize_params, module_from_bytes,
@@ -142,30 +144,12 @@ pub trait Network: burn::module::Module + Sized {
     }
 }
 
-/// Names of the batch-norm buffers that burn visits like parameters but nobody trains.
-pub(crate) const RUNNING_STATS: [&str; 2] = ["running_mean", "running_var"];
+struct TrainableCounter(usize);
 
-struct TrainableCounter {
-    path: Vec<String>,
-    count: usize,
-}
-
-impl burn::module::ModuleVisitor for TrainableCounter {
-    fn enter_module(&mut self, name: &str, _container: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container: &str) {
-        self.path.pop();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
-        let running = self
-            .path
-            .last()
-            .is_some_and(|name| RUNNING_STATS.contains(&name.as_str()));
-        if !running {
-            self.count += param.shape().num_elements();
+impl PathVisitor for TrainableCounter {
+    fn visit<const D: usize>(&mut self, path: &ParamPath, param: &burn::module::Param<Tensor<D>>) {
+        if !path.is_running_stat() {
+            self.0 += param.shape().num_elements();
         }
     }
 }
@@ -173,10 +157,7 @@ impl burn::module::ModuleVisitor for TrainableCounter {
 /// Number of trainable scalars of any module: [`burn::module::Module::num_params`] without the
 /// batch-norm running statistics (which burn counts too).
 pub fn trainable_params<M: burn::module::Module>(module: &M) -> usize {
-    let mut counter = TrainableCounter {
-        path: Vec::new(),
-        count: 0,
-    };
-    module.visit(&mut counter);
-    counter.count
+    let mut counter = TrainableCounter(0);
+    visit_with_paths(module, &mut counter);
+    counter.0
 }

@@ -283,31 +283,19 @@ impl MicroSupernet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::module::{ModuleVisitor, Param};
+    use crate::{ParamPath, PathVisitor};
+    use burn::module::Param;
     use burn::tensor::{Distribution, Gradients};
 
     struct GradProbe<'a> {
         grads: &'a Gradients,
-        path: Vec<String>,
         with: usize,
         without: usize,
     }
 
-    impl ModuleVisitor for GradProbe<'_> {
-        fn enter_module(&mut self, name: &str, _container: &str) {
-            self.path.push(name.to_string());
-        }
-
-        fn exit_module(&mut self, _name: &str, _container: &str) {
-            self.path.pop();
-        }
-
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if self
-                .path
-                .last()
-                .is_some_and(|n| super::super::RUNNING_STATS.contains(&n.as_str()))
-            {
+    impl PathVisitor for GradProbe<'_> {
+        fn visit<const D: usize>(&mut self, path: &ParamPath, param: &Param<Tensor<D>>) {
+            if path.is_running_stat() {
                 return;
             }
             if param.val().grad(self.grads).is_some() {
@@ -322,11 +310,10 @@ mod tests {
     fn probe<M: Module>(m: &M, grads: &Gradients) -> (usize, usize) {
         let mut p = GradProbe {
             grads,
-            path: Vec::new(),
             with: 0,
             without: 0,
         };
-        m.visit(&mut p);
+        crate::visit_with_paths(m, &mut p);
         (p.with, p.without)
     }
 

@@ -8,11 +8,13 @@ use std::collections::BTreeMap;
 pub use burn_nas_space::{ParamValues, TensorValues};
 
 use base64::Engine as _;
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{ModuleOptimizer, OptimizerRecord};
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::param_path::{ParamPath, PathMapper, PathVisitor, map_with_paths, visit_with_paths};
 
 /// The values of `tensor` (read back to the host).
 pub fn tensor_values<const D: usize>(tensor: Tensor<D>) -> TensorValues {
@@ -79,40 +81,19 @@ pub fn move_to_device<M: Module>(module: M, device: &Device) -> M {
     module.fork(device)
 }
 
-#[derive(Default)]
-struct Path(Vec<String>);
+struct Export(ParamValues);
 
-impl Path {
-    fn key(&self) -> String {
-        self.0.join(".")
-    }
-}
-
-struct Export {
-    path: Path,
-    out: ParamValues,
-}
-
-impl ModuleVisitor for Export {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.0.push(name.to_string());
-    }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.0.pop();
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.out.insert(self.path.key(), tensor_values(param.val()));
+impl PathVisitor for Export {
+    fn visit<const D: usize>(&mut self, path: &ParamPath, param: &Param<Tensor<D>>) {
+        self.0.insert(path.key(), tensor_values(param.val()));
     }
 }
 
 /// Every float parameter of `module` by path.
 pub fn export_params<M: Module>(module: &M) -> ParamValues {
-    let mut v = Export {
-        path: Path::default(),
-        out: BTreeMap::new(),
-    };
-    module.visit(&mut v);
-    v.out
+    let mut v = Export(BTreeMap::new());
+    visit_with_paths(module, &mut v);
+    v.0
 }
 
 /// What [`import_params`] did.
@@ -125,20 +106,17 @@ pub struct ImportReport {
 }
 
 struct Import<'a> {
-    path: Path,
     from: &'a ParamValues,
     report: ImportReport,
 }
 
-impl ModuleMapper for Import<'_> {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.0.push(name.to_string());
-    }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.0.pop();
-    }
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let key = self.path.key();
+impl PathMapper for Import<'_> {
+    fn map<const D: usize>(
+        &mut self,
+        path: &ParamPath,
+        param: Param<Tensor<D>>,
+    ) -> Param<Tensor<D>> {
+        let key = path.key();
         let fits = self
             .from
             .get(&key)
@@ -165,28 +143,18 @@ impl ModuleMapper for Import<'_> {
 /// that value; the report says how many were copied and which kept their own.
 pub fn import_params<M: Module>(module: M, from: &ParamValues) -> (M, ImportReport) {
     let mut m = Import {
-        path: Path::default(),
         from,
         report: ImportReport::default(),
     };
-    let module = module.map(&mut m);
+    let module = map_with_paths(module, &mut m);
     (module, m.report)
 }
 
-struct Ids {
-    path: Path,
-    out: BTreeMap<String, u64>,
-}
+struct Ids(BTreeMap<String, u64>);
 
-impl ModuleVisitor for Ids {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.0.push(name.to_string());
-    }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.0.pop();
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.out.insert(self.path.key(), param.id.val());
+impl PathVisitor for Ids {
+    fn visit<const D: usize>(&mut self, path: &ParamPath, param: &Param<Tensor<D>>) {
+        self.0.insert(path.key(), param.id.val());
     }
 }
 
@@ -196,31 +164,25 @@ impl ModuleVisitor for Ids {
 /// from its configuration gets fresh ids; saving the ids next to the optimizer state and
 /// restoring them with [`with_param_ids`] lets a resumed run continue with its momentum.
 pub fn param_ids<M: Module>(module: &M) -> BTreeMap<String, u64> {
-    let mut v = Ids {
-        path: Path::default(),
-        out: BTreeMap::new(),
-    };
-    module.visit(&mut v);
-    v.out
+    let mut v = Ids(BTreeMap::new());
+    visit_with_paths(module, &mut v);
+    v.0
 }
 
 struct SetIds<'a> {
-    path: Path,
     ids: &'a BTreeMap<String, u64>,
     missing: Vec<String>,
 }
 
-impl ModuleMapper for SetIds<'_> {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.0.push(name.to_string());
-    }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.0.pop();
-    }
-    fn map_float<const D: usize>(&mut self, mut param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        match self.ids.get(&self.path.key()) {
+impl PathMapper for SetIds<'_> {
+    fn map<const D: usize>(
+        &mut self,
+        path: &ParamPath,
+        mut param: Param<Tensor<D>>,
+    ) -> Param<Tensor<D>> {
+        match self.ids.get(&path.key()) {
             Some(&id) => param.id = burn::module::ParamId::from(id),
-            None => self.missing.push(self.path.key()),
+            None => self.missing.push(path.key()),
         }
         param
     }
@@ -230,11 +192,10 @@ impl ModuleMapper for SetIds<'_> {
 /// that had no recorded id (they keep their own).
 pub fn with_param_ids<M: Module>(module: M, ids: &BTreeMap<String, u64>) -> (M, Vec<String>) {
     let mut m = SetIds {
-        path: Path::default(),
         ids,
         missing: Vec::new(),
     };
-    let module = module.map(&mut m);
+    let module = map_with_paths(module, &mut m);
     (module, m.missing)
 }
 

@@ -4,12 +4,15 @@
 
 #![allow(dead_code)]
 
-use burn::module::{Module, ModuleVisitor, Param, ParamId};
+use burn::module::{Module, Param, ParamId};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::Gradients;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
-use burn_nas_nn::{Mode, Network, ParamValues, export_params, import_params};
+use burn_nas_nn::{
+    Mode, Network, ParamPath, ParamValues, PathVisitor, export_params, import_params,
+    visit_with_paths,
+};
 use burn_nas_space::morphism::MorphError;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -71,26 +74,13 @@ pub struct Snapshot {
 
 struct Collector<'a> {
     grads: Option<&'a Gradients>,
-    path: Vec<String>,
     out: Vec<Snapshot>,
 }
 
-impl ModuleVisitor for Collector<'_> {
-    fn enter_module(&mut self, name: &str, _container: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container: &str) {
-        self.path.pop();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+impl PathVisitor for Collector<'_> {
+    fn visit<const D: usize>(&mut self, path: &ParamPath, param: &Param<Tensor<D>>) {
         // Batch-norm running statistics are buffers, not trained parameters.
-        if self
-            .path
-            .last()
-            .is_some_and(|n| n == "running_mean" || n == "running_var")
-        {
+        if path.is_running_stat() {
             return;
         }
         let val = param.val();
@@ -100,7 +90,7 @@ impl ModuleVisitor for Collector<'_> {
         let values = val.into_data().try_to_vec::<f32>().unwrap_or_default();
         self.out.push(Snapshot {
             id: param.id,
-            path: self.path.join("."),
+            path: path.key(),
             has_grad,
             grad_max,
             values,
@@ -111,10 +101,9 @@ impl ModuleVisitor for Collector<'_> {
 pub fn snapshot<M: Module>(module: &M, grads: Option<&Gradients>) -> Vec<Snapshot> {
     let mut c = Collector {
         grads,
-        path: Vec::new(),
         out: Vec::new(),
     };
-    module.visit(&mut c);
+    visit_with_paths(module, &mut c);
     c.out
 }
 
