@@ -423,7 +423,7 @@ mod flex {
     }
 
     /// `grad_w = Σ_n grad[n][Cout, P] · cols(x[n])ᵀ`: each thread sums its images into its own
-    /// buffer, then the buffers are added.
+    /// buffer, then the buffers are added in order.
     fn grad_w_f32(d: &Dims, cout: usize, x: &[f32], grad: &[f32]) -> Vec<f32> {
         let (k, p, image) = (d.c * d.kh * d.kw, d.ho * d.wo, d.c * d.h * d.w);
         let size = cout * k;
@@ -468,7 +468,11 @@ mod flex {
                 }
                 acc
             })
-            .reduce_with(|mut a, b| {
+            .collect::<Vec<_>>()
+            .into_iter()
+            // In task order: rayon's own reduction would add three or more buffers in an
+            // order that depends on which worker stole what.
+            .reduce(|mut a, b| {
                 for (x, y) in a.iter_mut().zip(b) {
                     *x += y;
                 }
