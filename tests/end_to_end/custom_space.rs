@@ -223,3 +223,63 @@ fn successive_halving_schedules_the_chain_space() {
     assert_eq!(outcome.budget_spent, 4 + 2 * 2);
     space.validate(&outcome.best).unwrap();
 }
+
+/// A user-defined space's architecture JSON holds under damage as the built-in spaces' do
+/// (`crates/burn-nas-space/tests/space/parsers_fuzz.rs`): a damaged document parses into a
+/// valid chain that round-trips, or fails with a typed error — read by the space's own
+/// `from_json` and by `space_of`, which the retrain registry reads first.
+#[test]
+fn damaged_chain_json_parses_or_fails_typed() {
+    use crate::checkpoint_fuzz::{fixed_runner, paths, replace_or_remove, replacement};
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+    use serde_json::Value;
+    use std::cell::Cell;
+
+    let space = ChainSpace::new(4).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let documents: Vec<Value> = (0..4)
+        .map(|_| serde_json::from_str(&space.sample(&mut rng).unwrap().to_json()).unwrap())
+        .collect();
+    let (parsed, refused) = (Cell::new(0), Cell::new(0));
+    let damages = prop::collection::vec((any::<Index>(), prop::option::of(replacement())), 1..4);
+    fixed_runner(400)
+        .run(&(0..documents.len(), damages), |(d, damages)| {
+            let mut value = documents[d].clone();
+            for (at, by) in &damages {
+                let mut all = Vec::new();
+                paths(&value, &mut Vec::new(), &mut all);
+                replace_or_remove(&mut value, at.get::<Vec<String>>(&all), by.as_ref());
+            }
+            let text = value.to_string();
+            let _ = burn_nas::space::space_of(&text);
+            match ChainArch::from_json(&text) {
+                Ok(arch) => {
+                    arch.validate().unwrap();
+                    prop_assert_eq!(ChainArch::from_json(&arch.to_json()).unwrap(), arch);
+                    parsed.set(parsed.get() + 1);
+                }
+                Err(e) => {
+                    // Typed: the JSON path, the space, the version, or the chain's own check.
+                    prop_assert!(
+                        matches!(
+                            e,
+                            ArchError::InvalidJson { .. }
+                                | ArchError::WrongSpace { .. }
+                                | ArchError::UnsupportedVersion { .. }
+                                | ArchError::Custom(_)
+                        ),
+                        "{e:?}"
+                    );
+                    refused.set(refused.get() + 1);
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    // Both outcomes happen, so neither branch is vacuous.
+    assert!(
+        parsed.get() > 0 && refused.get() > 0,
+        "{parsed:?} {refused:?}"
+    );
+}
