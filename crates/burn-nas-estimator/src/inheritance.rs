@@ -32,6 +32,47 @@ pub fn inherit_weights<M: Module, P: Module>(parent: &P, child: M) -> (M, usize,
 /// parameter whose path and shape match, the rest initialised fresh. Trained networks
 /// of the last `capacity` estimated architectures are kept (in memory, without autodiff) so
 /// that their children can inherit from them.
+///
+/// ```
+/// use std::sync::atomic::AtomicBool;
+///
+/// use burn::tensor::Device;
+/// use burn_nas_data::{Augmentation, fashion_mnist};
+/// use burn_nas_estimator::{
+///     CosineWarmRestarts, Estimator, Fidelity, NasRlChild, Task, TrainConfig, TrainFromScratch,
+///     WeightInheritance,
+/// };
+/// use burn_nas_nn::NasRlNetConfig;
+/// use burn_nas_space::{NasRlArch, NasRlLayer};
+///
+/// // 200 training and 100 validation images of the embedded Fashion-MNIST subset, 14×14.
+/// let (train, _) = fashion_mnist::load_embedded()?;
+/// let train = train.subset(&(0..300).collect::<Vec<_>>())?;
+/// let task = Task::split(train, 100, None)?.reduced(1.0, Some(14), 0)?;
+/// let net = NasRlNetConfig::new(task.classes()).with_image_size(task.image_size());
+/// let training = TrainConfig {
+///     epochs: 1,
+///     batch_size: 50,
+///     lr: CosineWarmRestarts::single(0.05, 0.005, 1),
+///     augmentation: Augmentation::none(),
+///     ..TrainConfig::default()
+/// };
+/// let from_scratch =
+///     TrainFromScratch::new(NasRlChild(net), &task, Fidelity::full(1), training, Device::flex())?;
+/// let mut estimator = WeightInheritance::new(from_scratch, 8);
+///
+/// let parent = NasRlArch {
+///     layers: vec![NasRlLayer::square(3, 8, 1, vec![]), NasRlLayer::square(3, 8, 2, vec![0])],
+/// };
+/// let mut child = parent.clone();
+/// child.layers[1].filters = 12; // the parent with a wider second layer
+/// let stop = AtomicBool::new(false);
+/// let parent_estimate = estimator.estimate_many(&[(&parent, None)], &stop)?;
+/// let child_estimate = estimator.estimate_many(&[(&child, Some(&parent))], &stop)?;
+/// assert!(!parent_estimate[0].metrics.training.as_ref().unwrap().inherited);
+/// assert!(child_estimate[0].metrics.training.as_ref().unwrap().inherited); // warm-started
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct WeightInheritance<F: ChildFactory<A>, A> {
     inner: TrainFromScratch<F>,
