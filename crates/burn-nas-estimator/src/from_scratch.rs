@@ -437,6 +437,7 @@ impl<F> TrainFromScratch<F> {
         F: ChildFactory<A> + Sync,
         F::Net: Send,
     {
+        // Taken out for the batch, so that the trials can borrow `self`; put back below.
         let Some(mut executor) = self.executor.take() else {
             return jobs
                 .iter()
