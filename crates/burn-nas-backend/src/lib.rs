@@ -31,6 +31,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+mod compute;
 mod error;
 mod executor;
 mod pool;
@@ -42,6 +43,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use burn::tensor::Device;
+pub use compute::join_compute_pool;
 pub use error::DeviceError;
 #[doc(hidden)]
 pub use executor::FaultInjection;

@@ -148,6 +148,7 @@ impl DevicePool {
                 let (board, changed, trial) = (&board, &changed, &trial);
                 let label = self.label(w);
                 scope.spawn(move || {
+                    crate::compute::mark_trial_worker();
                     worker(w, device, label, max_retries, (board, changed), trial);
                 });
             }

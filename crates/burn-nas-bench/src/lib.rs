@@ -53,7 +53,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
-use burn_nas_backend::{DeviceError, DeviceSpec, device_rng_guard};
+use burn_nas_backend::{DeviceError, DeviceSpec, device_rng_guard, join_compute_pool};
 use burn_nas_estimator::clip_global_norm;
 use burn_nas_nn::kernels::{
     ConvGeometry, PoolGeometry, PoolKind, batch_norm_batch_stats, dense_conv, depthwise_conv,
@@ -718,6 +718,8 @@ fn take<M>(net: &mut Option<M>) -> Result<M, BenchError> {
 /// The device is not compiled in or not found; as [`Bench::new`] and [`Bench::step`].
 pub fn run(config: &BenchConfig, spec: &DeviceSpec) -> Result<BenchReport, BenchError> {
     let device = spec.to_device()?;
+    // As the library's training loops and scoring do.
+    join_compute_pool();
     let mut bench = Bench::new(config, &device)?;
     for _ in 0..config.warmup {
         bench.step()?;

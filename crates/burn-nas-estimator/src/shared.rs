@@ -8,7 +8,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor};
-use burn_nas_backend::is_flex;
+use burn_nas_backend::{is_flex, join_compute_pool};
 use burn_nas_data::{Batcher, LastBatch, epoch_batches};
 use burn_nas_nn::{MacroSupernet, MicroSupernet, Mode, NetError, move_to_device};
 use burn_nas_space::{MacroArch, MicroArch};
@@ -221,6 +221,7 @@ impl<S: Module> SharedWeights<S> {
     where
         S: Supernet<A>,
     {
+        join_compute_pool();
         let batches = epoch_batches(
             self.task.train.len(),
             self.training.batch_size,
@@ -289,6 +290,7 @@ impl<S: Module> SharedWeights<S> {
     where
         S: Supernet<A>,
     {
+        join_compute_pool();
         let mut jobs = Vec::with_capacity(archs.len());
         for arch in archs {
             let indices = self.next_valid_indices();

@@ -9,6 +9,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Int, Tensor};
+use burn_nas_backend::join_compute_pool;
 use burn_nas_data::{Augmentation, Batcher, ImageDataset, LastBatch, epoch_batches};
 use burn_nas_nn::{Mode, Network};
 use rand::SeedableRng;
@@ -236,6 +237,7 @@ pub fn evaluate<N: Network>(
     batcher: &Batcher,
     batch_size: usize,
 ) -> Result<LossAccuracy> {
+    join_compute_pool();
     let net = net.valid();
     let mut loss_sum = 0.0;
     let mut hits = 0;
@@ -295,6 +297,7 @@ pub(crate) fn train_device_seeded<N: Network>(
     on_batch: &mut dyn FnMut(usize, usize, f64),
 ) -> Result<(N, TrainReport)> {
     config.validate()?;
+    join_compute_pool();
     let ad = device.clone().autodiff();
     let train_batcher = Batcher::new(task.normalization.clone(), ad.clone());
     let eval_batcher = Batcher::new(task.normalization.clone(), device.clone());
