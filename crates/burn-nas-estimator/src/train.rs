@@ -227,7 +227,8 @@ pub(crate) fn descend<M: burn::module::Module>(
     optim.step(lr, net, grads)
 }
 
-/// Loss and accuracy of `net` on `data` in evaluation mode, without autodiff.
+/// Loss and accuracy of `net` on `data` in evaluation mode, without autodiff (on a calling
+/// thread that joined a rayon pool, as [`train()`] does).
 ///
 /// # Errors
 /// Batching errors.
@@ -258,7 +259,10 @@ pub fn evaluate<N: Network>(
 /// Trains `net` (built on `device.autodiff()`) on `task.train`, evaluating on `task.valid` after
 /// every epoch and asking `on_epoch` whether to go on.
 ///
-/// `device` is the plain device; the network must live on its autodiff version.
+/// `device` is the plain device; the network must live on its autodiff version. The calling
+/// thread becomes a rayon worker of a pool of its own
+/// ([`join_compute_pool`](burn_nas_backend::join_compute_pool)), which makes small networks'
+/// steps faster on `flex` and changes no result.
 ///
 /// # Errors
 /// Invalid settings, data errors, or [`EstimatorError::Diverged`] when the loss is not finite.
