@@ -14,7 +14,7 @@
 //! on whichever worker of a pool took it (`ThreadPool::install`) made results differ between
 //! runs.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
@@ -24,7 +24,7 @@ thread_local! {
     static JOINED: RefCell<Option<ThreadPool>> = const { RefCell::new(None) };
     /// Set on the worker threads of [`DevicePool::run_trials`](crate::DevicePool::run_trials):
     /// they share the cores with each other and keep rayon's global pool.
-    static TRIAL_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static TRIAL_WORKER: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Makes the calling thread worker 0 of a rayon pool of its own, with as many threads as
