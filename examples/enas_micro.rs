@@ -3,7 +3,7 @@
 //! best sampled cell is then retrained from scratch and its test accuracy reported.
 //!
 //! ```text
-//! cargo run --release --example enas_micro                     # ~9½ min on 2 CPU cores
+//! cargo run --release --example enas_micro                     # 3–12 min on 2 CPU cores
 //! cargo run --release --example enas_micro -- --help
 //! cargo run --release --example enas_micro -- --preset paper --dataset cifar10 \
 //!     --data-dir cifar-10-batches-bin --device cuda              # the paper's settings

@@ -16,7 +16,7 @@ use burn_nas::estimator::{
 };
 use burn_nas::nn::{CellStyle, Network};
 use burn_nas::prelude::*;
-use burn_nas::search::{Derived, RandomComparison, compare_with_random};
+use burn_nas::search::{Derived, RandomComparison, compare_with_random_repeated};
 use clap::{Args, ValueEnum};
 
 /// The datasets the examples can search on.
@@ -109,6 +109,13 @@ pub struct CommonArgs {
     /// summary.json, compare_random.png).
     #[arg(long, default_value_t = 0)]
     pub compare_random: usize,
+    /// With --compare-random: retrain every architecture of the comparison (the found one
+    /// included) under this many training seeds (--seed, --seed + 1, …) and compare their mean
+    /// test accuracies; reports one retraining's spread too. On the embedded subset one
+    /// retraining of `enas_micro`'s fast preset varies by about as much as the random cells
+    /// differ (docs/results.md), so a single seed cannot tell them apart.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub compare_seeds: u64,
     /// Wall-time budget of the whole run (`10m`, `90s`, `1h`, or seconds): the search gets
     /// 40% of it (checked between rounds, at most the preset's rounds), the retraining what is
     /// left, its epochs set from a short timing of the found architecture. --retrain-epochs
@@ -680,7 +687,8 @@ fn epochs_within<A, F: burn_nas::estimator::ChildFactory<A>>(
 
 /// Retrains `--compare-random` uniformly random architectures of `space` with the found one's
 /// protocol (`retraining`, `task`, `factory`) and ranks the found one's test accuracy (its
-/// validation accuracy when the task has no test split) among theirs.
+/// validation accuracy when the task has no test split) among theirs; with `--compare-seeds
+/// K`, every architecture is retrained under K seeds and the means are ranked.
 #[allow(clippy::too_many_arguments)]
 fn compare_random<A, S, F>(
     space: &S,
@@ -699,19 +707,37 @@ where
 {
     let metric = |r: &RetrainReport| r.test_accuracy.unwrap_or(r.valid.accuracy);
     let n = args.compare_random;
-    let comparison = compare_with_random(space, found, n, args.seed.wrapping_add(1), |arch, i| {
-        if i == 0 {
-            return Ok(metric(found_report));
-        }
-        eprintln!("random architecture {i} of {n}: retraining…");
-        let (_, r) = retrain(factory, arch, task, retraining, device, None, |_| {})?;
-        eprintln!("  test accuracy {:.4}", metric(&r));
-        Ok(metric(&r))
-    })?;
-    let name = if found_report.test_accuracy.is_some() {
-        "test accuracy"
-    } else {
-        "valid accuracy"
+    let seeds = args.compare_seeds as usize;
+    let comparison = compare_with_random_repeated(
+        space,
+        found,
+        n,
+        args.seed.wrapping_add(1),
+        seeds,
+        |arch, i, repeat| {
+            if i == 0 && repeat == 0 {
+                return Ok(metric(found_report));
+            }
+            let which = match i {
+                0 => "the found architecture".to_string(),
+                _ => format!("random architecture {i} of {n}"),
+            };
+            // Repeat r retrains with seed --seed + r: repeat 0 is the found one's own protocol.
+            let training = TrainConfig {
+                seed: retraining.seed.wrapping_add(repeat as u64),
+                ..retraining.clone()
+            };
+            eprintln!("{which}: retraining (seed {})…", training.seed);
+            let (_, r) = retrain(factory, arch, task, &training, device, None, |_| {})?;
+            eprintln!("  test accuracy {:.4}", metric(&r));
+            Ok(metric(&r))
+        },
+    )?;
+    let name = match (found_report.test_accuracy.is_some(), seeds > 1) {
+        (true, false) => "test accuracy".to_string(),
+        (false, false) => "valid accuracy".to_string(),
+        (true, true) => format!("mean test accuracy over {seeds} seeds"),
+        (false, true) => format!("mean valid accuracy over {seeds} seeds"),
     };
     Ok(comparison.with_metric(name))
 }

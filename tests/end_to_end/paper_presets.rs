@@ -159,6 +159,11 @@ fn enas_macro_paper_preset_runs_end_to_end_at_tiny_scale() {
             "4",
             "--controller-values",
             "paper",
+            // Two random architectures, every architecture retrained under two seeds.
+            "--compare-random",
+            "2",
+            "--compare-seeds",
+            "2",
         ],
         &out,
     );
@@ -183,5 +188,22 @@ fn enas_macro_paper_preset_runs_end_to_end_at_tiny_scale() {
     assert_eq!(training["lr"]["min"], 1e-3);
     assert_eq!(training["weight_decay"], 4e-4);
     assert_eq!(training["grad_clip"], Value::Null);
+    // The comparison ranks each architecture's mean over both seeds; the found one's first
+    // seed is its own retraining, and the second seed trains otherwise.
+    let cmp = &summary["compare_random"];
+    assert_eq!(cmp["metric"], "mean test accuracy over 2 seeds");
+    let repeats: Vec<Vec<f64>> = serde_json::from_value(cmp["repeats"].clone()).unwrap();
+    assert_eq!(repeats.len(), 3);
+    assert!(repeats.iter().all(|r| r.len() == 2), "{repeats:?}");
+    assert_eq!(
+        Some(repeats[0][0]),
+        summary["retrain"]["test_accuracy"].as_f64()
+    );
+    assert!((cmp["found"].as_f64().unwrap() - (repeats[0][0] + repeats[0][1]) / 2.0).abs() < 1e-12);
+    assert!(
+        repeats.iter().any(|r| r[0] != r[1]) && cmp["noise"].as_f64().unwrap() > 0.0,
+        "the second seed changed nothing: {repeats:?}"
+    );
+    assert!(out.join("compare_random.png").is_file());
     let _ = std::fs::remove_dir_all(out);
 }

@@ -101,6 +101,23 @@ fn average_ranks(values: &[f64]) -> Vec<f64> {
     ranks
 }
 
+/// Pearson's correlation coefficient r of two series, in \[−1, 1\]: how linearly `y` follows
+/// `x`. `None` when the series differ in length, hold fewer than two points or any NaN, or one
+/// of them has no spread.
+///
+/// ```
+/// use burn_nas_search::pearson_r;
+/// assert_eq!(pearson_r(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]), Some(1.0));
+/// assert_eq!(pearson_r(&[1.0, 2.0, 3.0], &[5.0, 5.0, 5.0]), None);
+/// ```
+pub fn pearson_r(x: &[f64], y: &[f64]) -> Option<f64> {
+    if !comparable(x, y) {
+        return None;
+    }
+    pearson(x, y)
+}
+
+/// Pearson's r of two comparable series (`None` without spread).
 fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
     let n = x.len() as f64;
     let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
@@ -363,6 +380,16 @@ pub struct RandomComparison {
     pub seed: u64,
     /// The token sequences of the random architectures ([`SearchSpace::decode`] rebuilds them).
     pub random_tokens: Vec<Vec<Token>>,
+    /// With repeated scoring ([`compare_with_random_repeated`]): every architecture's score in
+    /// each repeat, the found one first, then the random ones in drawing order; `found` and
+    /// `random` are their means. Empty when each architecture was scored once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repeats: Vec<Vec<f64>>,
+    /// With repeated scoring: the standard deviation of one score around its architecture's
+    /// mean, pooled over all architectures — the protocol's own noise, against which a lead of
+    /// the found architecture should be read. `None` when each architecture was scored once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f64>,
 }
 
 /// Draws `n` architectures uniformly from `space` ([`SearchSpace::sample`] with a
@@ -388,6 +415,42 @@ where
     S: SearchSpace<Arch = A>,
     F: FnMut(&A, usize) -> Result<f64>,
 {
+    compare_with_random_repeated(space, found, n, seed, 1, |arch, index, _| {
+        evaluate(arch, index)
+    })
+}
+
+/// [`compare_with_random`] with every architecture scored `repeats` times (e.g. retrained
+/// under `repeats` training seeds): ranks and median are taken on the mean scores, and the
+/// comparison keeps every score ([`RandomComparison::repeats`]) and the pooled spread of one
+/// score around its architecture's mean ([`RandomComparison::noise`]).
+///
+/// A short retraining can move one architecture's test accuracy by as much as the whole
+/// spread between architectures (docs/results.md measures this for `enas_micro`'s fast
+/// preset); averaging over seeds is what lets a comparison resolve smaller differences.
+/// `evaluate(arch, index, repeat)` is called for the found architecture (index 0) in every
+/// repeat, then for each random one (index `i`, 1-based), repeats `0..repeats` in order.
+///
+/// # Errors
+/// As [`compare_with_random`]; [`SearchError::InvalidSetting`] also for `repeats == 0`.
+pub fn compare_with_random_repeated<A, S, F>(
+    space: &S,
+    found: &A,
+    n: usize,
+    seed: u64,
+    repeats: usize,
+    mut evaluate: F,
+) -> Result<RandomComparison>
+where
+    S: SearchSpace<Arch = A>,
+    F: FnMut(&A, usize, usize) -> Result<f64>,
+{
+    if repeats == 0 {
+        return Err(invalid(
+            "repeats",
+            "each architecture must be scored at least once",
+        ));
+    }
     if n == 0 {
         return Err(invalid(
             "n",
@@ -402,28 +465,39 @@ where
         .iter()
         .map(|a| space.encode(a))
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let mut score = |arch: &A, index: usize| -> Result<f64> {
-        let value = evaluate(arch, index)?;
-        if value.is_finite() {
-            Ok(value)
-        } else {
-            let which = if index == 0 {
-                "the found architecture".to_string()
-            } else {
-                format!("random architecture {index}")
-            };
-            Err(SearchError::Compare(format!(
-                "the score of {which} is {value}, not a finite number"
-            )))
-        }
+    let mut score = |arch: &A, index: usize| -> Result<Vec<f64>> {
+        (0..repeats)
+            .map(|repeat| {
+                let value = evaluate(arch, index, repeat)?;
+                if value.is_finite() {
+                    Ok(value)
+                } else {
+                    let which = if index == 0 {
+                        "the found architecture".to_string()
+                    } else {
+                        format!("random architecture {index}")
+                    };
+                    Err(SearchError::Compare(format!(
+                        "the score of {which} is {value}, not a finite number"
+                    )))
+                }
+            })
+            .collect()
     };
-    let found_score = score(found, 0)?;
-    let random = archs
-        .iter()
-        .enumerate()
-        .map(|(i, arch)| score(arch, i + 1))
-        .collect::<Result<Vec<f64>>>()?;
+    let mut all = vec![score(found, 0)?];
+    for (i, arch) in archs.iter().enumerate() {
+        all.push(score(arch, i + 1)?);
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let found_score = mean(&all[0]);
+    let random: Vec<f64> = all[1..].iter().map(|v| mean(v)).collect();
     let (rank, median) = rank_and_median(found_score, &random);
+    let (repeats, noise) = if repeats > 1 {
+        let noise = pooled_sd(&all);
+        (all, Some(noise))
+    } else {
+        (Vec::new(), None)
+    };
     Ok(RandomComparison {
         found: found_score,
         rank,
@@ -434,7 +508,20 @@ where
         space: space.name().to_string(),
         seed,
         random_tokens,
+        repeats,
+        noise,
     })
+}
+
+/// The pooled sample standard deviation of the groups' values around their own means (each
+/// group holds at least two values).
+fn pooled_sd(groups: &[Vec<f64>]) -> f64 {
+    let (squares, freedom) = groups.iter().fold((0.0, 0usize), |(squares, freedom), g| {
+        let m = g.iter().sum::<f64>() / g.len() as f64;
+        let s: f64 = g.iter().map(|v| (v - m) * (v - m)).sum();
+        (squares + s, freedom + g.len().saturating_sub(1))
+    });
+    (squares / freedom.max(1) as f64).sqrt()
 }
 
 /// The rank of `found` among `found` and `random` (1 + random scores strictly higher) and the
@@ -586,9 +673,17 @@ impl fmt::Display for RandomComparison {
                 f,
                 " (random: median {:.4}, min {lo:.4}, max {hi:.4})",
                 self.median
-            ),
-            None => write!(f, " (no random architectures)"),
+            )?,
+            None => write!(f, " (no random architectures)")?,
         }
+        if let (Some(noise), Some(first)) = (self.noise, self.repeats.first()) {
+            write!(
+                f,
+                "; means of {} repeats, one score's sd {noise:.4}",
+                first.len()
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -868,5 +963,68 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, SearchError::Compare(_)));
         assert!(err.to_string().contains("random architecture 2"), "{err}");
+        assert!(matches!(
+            compare_with_random_repeated(&space, &found, 3, 1, 0, |_, _, _| Ok(0.5)),
+            Err(SearchError::InvalidSetting {
+                field: "repeats",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn repeated_comparison_ranks_means_and_measures_the_noise() {
+        let space = MicroSpace::default();
+        let found = micro_archs(1, 1).remove(0);
+        // Each architecture's score is its index ± 0.5 by repeat: the found one (index 0)
+        // scores lowest on average, although its first repeat ties random architecture 1's
+        // second.
+        let mut calls = Vec::new();
+        let cmp = compare_with_random_repeated(&space, &found, 4, 3, 2, |_, index, repeat| {
+            calls.push((index, repeat));
+            Ok(index as f64 + if repeat == 0 { 0.5 } else { -0.5 })
+        })
+        .unwrap();
+        assert_eq!(
+            calls,
+            [
+                (0, 0),
+                (0, 1),
+                (1, 0),
+                (1, 1),
+                (2, 0),
+                (2, 1),
+                (3, 0),
+                (3, 1),
+                (4, 0),
+                (4, 1)
+            ]
+        );
+        assert_eq!(cmp.found, 0.0);
+        assert_eq!(cmp.random, [1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(cmp.rank, 5);
+        assert!(!cmp.beats_median);
+        assert_eq!(cmp.repeats.len(), 5);
+        assert_eq!(cmp.repeats[2], [2.5, 1.5]);
+        // Every pair differs by 1: sd of one score around its mean = √(0.5) ≈ 0.7071.
+        let noise = cmp.noise.unwrap();
+        assert!((noise - 0.5f64.sqrt()).abs() < 1e-12, "{noise}");
+        let line = cmp.to_string();
+        assert!(
+            line.contains("means of 2 repeats, one score's sd 0.7071"),
+            "{line}"
+        );
+        let back: RandomComparison =
+            serde_json::from_str(&serde_json::to_string(&cmp).unwrap()).unwrap();
+        assert_eq!(back, cmp);
+        // One repeat records neither the repeats nor a noise, and reads as before.
+        let once =
+            compare_with_random_repeated(&space, &found, 4, 3, 1, |_, i, _| Ok(i as f64)).unwrap();
+        assert!(once.repeats.is_empty() && once.noise.is_none());
+        let json = serde_json::to_string(&once).unwrap();
+        assert!(
+            !json.contains("repeats") && !json.contains("noise"),
+            "{json}"
+        );
     }
 }

@@ -39,8 +39,8 @@ mod summary;
 
 pub use checkpoint::{CHECKPOINT_VERSION, has_checkpoint};
 pub use compare::{
-    RandomComparison, RankPoint, RankReport, compare_with_random, estimate_all, kendall_tau,
-    rank_estimator, spearman_rho,
+    RandomComparison, RankPoint, RankReport, compare_with_random, compare_with_random_repeated,
+    estimate_all, kendall_tau, pearson_r, rank_estimator, spearman_rho,
 };
 pub use config::{Budget, Derive, SearchConfig};
 pub use error::{Result, SearchError};
