@@ -555,15 +555,19 @@ impl RandomComparison {
     }
 
     /// A strip plot of the scores as PNG bytes: the random architectures as blue dots, their
-    /// median as a grey line, the found architecture in red; titled with the
-    /// [`Display`](fmt::Display) line.
+    /// median as a grey line, the found architecture in red; titled with where the found one
+    /// ranks, the axis labelled with the metric (and, with repeats, one score's noise).
     ///
     /// # Errors
     /// [`SearchError::Chart`] when drawing or encoding fails.
     pub fn png(&self) -> Result<Vec<u8>> {
         const SIZE: (u32, u32) = (900, 320);
-        let title = self.to_string();
-        let metric = self.metric.clone();
+        // The metric and the repeats go under the axis, so that the title fits the width.
+        let title = self.ranking();
+        let metric = match self.repeats_note() {
+            Some(repeats) => format!("{} ({repeats})", self.metric),
+            None => self.metric.clone(),
+        };
         render_png(SIZE.0, SIZE.1, |pixels| {
             let finite = |v: &f64| v.is_finite();
             let x_range = padded(
@@ -655,35 +659,45 @@ impl RandomComparison {
 }
 
 /// One line, e.g. `test accuracy: found 0.8830 ranks 1 of 6 (random: median 0.8610, min
-/// 0.8420, max 0.8790)`.
+/// 0.8420, max 0.8790)`; with repeats, `…; means of 2 repeats, one score's sd 0.0089` follows.
 impl fmt::Display for RandomComparison {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.metric.is_empty() {
             write!(f, "{}: ", self.metric)?;
         }
-        write!(
-            f,
+        write!(f, "{}", self.ranking())?;
+        if let Some(repeats) = self.repeats_note() {
+            write!(f, "; {repeats}")?;
+        }
+        Ok(())
+    }
+}
+
+impl RandomComparison {
+    /// Where the found architecture ranks: `found 0.8830 ranks 1 of 6 (random: median …)`.
+    fn ranking(&self) -> String {
+        let place = format!(
             "found {:.4} ranks {} of {}",
             self.found,
             self.rank,
             self.random.len() + 1
-        )?;
+        );
         match self.random_range() {
-            Some((lo, hi)) => write!(
-                f,
-                " (random: median {:.4}, min {lo:.4}, max {hi:.4})",
+            Some((lo, hi)) => format!(
+                "{place} (random: median {:.4}, min {lo:.4}, max {hi:.4})",
                 self.median
-            )?,
-            None => write!(f, " (no random architectures)")?,
+            ),
+            None => format!("{place} (no random architectures)"),
         }
-        if let (Some(noise), Some(first)) = (self.noise, self.repeats.first()) {
-            write!(
-                f,
-                "; means of {} repeats, one score's sd {noise:.4}",
-                first.len()
-            )?;
-        }
-        Ok(())
+    }
+
+    /// With repeats: `means of K repeats, one score's sd 0.0089`.
+    fn repeats_note(&self) -> Option<String> {
+        let (noise, first) = (self.noise?, self.repeats.first()?);
+        Some(format!(
+            "means of {} repeats, one score's sd {noise:.4}",
+            first.len()
+        ))
     }
 }
 
