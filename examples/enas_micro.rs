@@ -20,14 +20,6 @@ use common::CommonArgs;
 
 /// Validation images per controller reward (one minibatch, as in ENAS).
 const VALID_BATCH: usize = 128;
-/// Fast preset: optimizer steps of the retraining (whole epochs of the retraining split).
-const FAST_RETRAIN_STEPS: usize = 640;
-/// Fast preset: image size of the retraining (`None`: the dataset's).
-const FAST_RETRAIN_IMAGE_SIZE: Option<usize> = Some(14);
-/// Fast preset: channels of the retrained network's first cells.
-const FAST_RETRAIN_CHANNELS: usize = 16;
-/// Fast preset: normal cells of the retrained network.
-const FAST_RETRAIN_LAYERS: usize = 3;
 /// `--strategy evolution`: population. The paper's 100 (and tournaments of 25) are for
 /// 20,000 children; the fast preset evaluates 1,200, so both are halved and the tournament
 /// is a fifth of the population.
@@ -184,18 +176,18 @@ fn settings(cli: &Cli) -> Settings {
             weight_decay: 1e-4,
             grad_clip: Some(5.0),
             updates_per_round: 30,
-            retrain_length: common::RetrainLength::Steps(FAST_RETRAIN_STEPS),
+            retrain_length: common::RetrainLength::Steps(common::FAST_RETRAIN_STEPS),
             retrain_valid_images: 1_000,
-            retrain_image_size: FAST_RETRAIN_IMAGE_SIZE,
-            retrain_channels: FAST_RETRAIN_CHANNELS,
-            retrain_layers: FAST_RETRAIN_LAYERS,
+            retrain_image_size: Some(common::FAST_RETRAIN_IMAGE_SIZE),
+            retrain_channels: common::FAST_RETRAIN_CHANNELS,
+            retrain_layers: common::FAST_RETRAIN_LAYERS,
             retrain_aux: false,
             // Two epochs of a small network: regularisation would only slow it down.
             retrain_drop_path_keep: 1.0,
             retrain_dropout: 0.0,
-            retrain_batch: 64,
+            retrain_batch: common::FAST_RETRAIN_BATCH,
             retrain_lr: None,
-            retrain_weight_decay: 3e-4,
+            retrain_weight_decay: common::FAST_RETRAIN_WEIGHT_DECAY,
             retrain_cutout: 0,
             // Measured on the found cell of the fast preset (4 epochs at 14×14): test accuracy
             // 0.864 uniform vs 0.836 He; shifting 14×14 images by up to 2 pixels slowed the

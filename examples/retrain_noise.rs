@@ -26,19 +26,15 @@ use std::path::PathBuf;
 use burn_nas::estimator::{CosineWarmRestarts, MicroChild, retrain};
 use burn_nas::nn::{CellStyle, ConvInit};
 use burn_nas::prelude::*;
-use burn_nas::search::{kendall_tau, pearson_r};
+use burn_nas::search::{kendall_tau, pearson_r, pooled_sd};
 use clap::Parser;
-use common::CommonArgs;
+use common::{
+    CommonArgs, FAST_RETRAIN_BATCH, FAST_RETRAIN_CHANNELS, FAST_RETRAIN_IMAGE_SIZE,
+    FAST_RETRAIN_LAYERS, FAST_RETRAIN_STEPS, FAST_RETRAIN_WEIGHT_DECAY,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-
-/// Optimizer steps of the fast preset's retraining (`enas_micro`'s `FAST_RETRAIN_STEPS`).
-const RETRAIN_STEPS: usize = 640;
-/// Minibatch of the fast preset's retraining.
-const RETRAIN_BATCH: usize = 64;
-/// Image side of the fast preset's retraining.
-const RETRAIN_IMAGE_SIZE: usize = 14;
 
 /// Retraining noise against the spread between architectures, on ENAS micro cells.
 #[derive(Debug, Parser)]
@@ -134,9 +130,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     let device = common::device(&cli.common)?;
     let (task, data) = common::load_final_task(&cli.common, 12_000, 1_000, None)?;
-    let task = task.reduced(1.0, Some(RETRAIN_IMAGE_SIZE), cli.common.seed)?;
+    let task = task.reduced(1.0, Some(FAST_RETRAIN_IMAGE_SIZE), cli.common.seed)?;
     println!(
-        "{} cells × {} seeds on {data} at {RETRAIN_IMAGE_SIZE}×{RETRAIN_IMAGE_SIZE}",
+        "{} cells × {} seeds on {data} at {FAST_RETRAIN_IMAGE_SIZE}×{FAST_RETRAIN_IMAGE_SIZE}",
         cells.len(),
         cli.seeds.len()
     );
@@ -144,8 +140,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         MicroNetConfig::new(task.classes())
             .with_in_channels(task.channels())
             .with_image_size(task.image_size())
-            .with_layers(3)
-            .with_channels(16)
+            .with_layers(FAST_RETRAIN_LAYERS)
+            .with_channels(FAST_RETRAIN_CHANNELS)
             .with_aux_head(false)
             .with_drop_path_keep(1.0)
             .with_dropout(0.0)
@@ -154,8 +150,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     let epochs = common::retrain_epochs(
         &cli.common,
-        common::RetrainLength::Steps(RETRAIN_STEPS),
-        RETRAIN_BATCH,
+        common::RetrainLength::Steps(FAST_RETRAIN_STEPS),
+        FAST_RETRAIN_BATCH,
         task.train.len(),
     );
     let mut scores = Vec::new();
@@ -170,9 +166,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         for &seed in &cli.seeds {
             let training = TrainConfig {
                 epochs,
-                batch_size: RETRAIN_BATCH,
+                batch_size: FAST_RETRAIN_BATCH,
                 lr: CosineWarmRestarts::single(0.05, 5e-4, epochs.max(1)),
-                weight_decay: 3e-4,
+                weight_decay: FAST_RETRAIN_WEIGHT_DECAY,
                 grad_clip: Some(5.0),
                 augmentation: Augmentation::none(),
                 seed,
@@ -229,16 +225,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 fn spread(cells: &[CellScores]) -> Spread {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let k = cells.first().map_or(1, |c| c.test_accuracy.len());
-    let (squares, freedom) = cells.iter().fold((0.0, 0usize), |(s, f), c| {
-        let m = mean(&c.test_accuracy);
-        let sq: f64 = c.test_accuracy.iter().map(|a| (a - m) * (a - m)).sum();
-        (s + sq, f + c.test_accuracy.len().saturating_sub(1))
-    });
-    let within = if freedom > 0 {
-        (squares / freedom as f64).sqrt()
-    } else {
-        f64::NAN
-    };
+    let runs: Vec<Vec<f64>> = cells.iter().map(|c| c.test_accuracy.clone()).collect();
+    let within = pooled_sd(&runs).unwrap_or(f64::NAN);
     let means: Vec<f64> = cells.iter().map(|c| mean(&c.test_accuracy)).collect();
     let m = mean(&means);
     let between_var =

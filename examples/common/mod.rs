@@ -191,6 +191,20 @@ pub fn short_training(epochs: usize, augmentation: Augmentation, seed: u64) -> T
     }
 }
 
+/// `enas_micro`'s fast preset, retraining: optimizer steps (whole epochs of the retraining
+/// split). Shared with `retrain_noise`, which measures this retraining's noise.
+pub const FAST_RETRAIN_STEPS: usize = 640;
+/// Fast preset, retraining: image side.
+pub const FAST_RETRAIN_IMAGE_SIZE: usize = 14;
+/// Fast preset, retraining: channels of the network's first cells.
+pub const FAST_RETRAIN_CHANNELS: usize = 16;
+/// Fast preset, retraining: normal cells of the network.
+pub const FAST_RETRAIN_LAYERS: usize = 3;
+/// Fast preset, retraining: minibatch size.
+pub const FAST_RETRAIN_BATCH: usize = 64;
+/// Fast preset, retraining: weight decay.
+pub const FAST_RETRAIN_WEIGHT_DECAY: f64 = 3e-4;
+
 /// Share of `--time-budget` given to the search.
 const SEARCH_SHARE: f64 = 0.4;
 

@@ -494,7 +494,7 @@ where
     let (rank, median) = rank_and_median(found_score, &random);
     let (repeats, noise) = if repeats > 1 {
         let noise = pooled_sd(&all);
-        (all, Some(noise))
+        (all, noise)
     } else {
         (Vec::new(), None)
     };
@@ -513,15 +513,24 @@ where
     })
 }
 
-/// The pooled sample standard deviation of the groups' values around their own means (each
-/// group holds at least two values).
-fn pooled_sd(groups: &[Vec<f64>]) -> f64 {
+/// The pooled sample standard deviation of the groups' values around their own means: how far
+/// one value strays from its group's mean, e.g. one retraining's score from the mean of its
+/// architecture's retrainings. `None` when no group holds two values.
+///
+/// ```
+/// use burn_nas_search::pooled_sd;
+/// // Each pair differs by 1: each value strays √0.5 from its pair's mean.
+/// let sd = pooled_sd(&[vec![0.0, 1.0], vec![5.0, 6.0]]).unwrap();
+/// assert!((sd - 0.5f64.sqrt()).abs() < 1e-12);
+/// assert_eq!(pooled_sd(&[vec![0.3], vec![0.4]]), None);
+/// ```
+pub fn pooled_sd(groups: &[Vec<f64>]) -> Option<f64> {
     let (squares, freedom) = groups.iter().fold((0.0, 0usize), |(squares, freedom), g| {
-        let m = g.iter().sum::<f64>() / g.len() as f64;
+        let m = g.iter().sum::<f64>() / g.len().max(1) as f64;
         let s: f64 = g.iter().map(|v| (v - m) * (v - m)).sum();
         (squares + s, freedom + g.len().saturating_sub(1))
     });
-    (squares / freedom.max(1) as f64).sqrt()
+    (freedom > 0).then(|| (squares / freedom as f64).sqrt())
 }
 
 /// The rank of `found` among `found` and `random` (1 + random scores strictly higher) and the

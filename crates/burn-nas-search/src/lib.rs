@@ -40,7 +40,7 @@ mod summary;
 pub use checkpoint::{CHECKPOINT_VERSION, has_checkpoint};
 pub use compare::{
     RandomComparison, RankPoint, RankReport, compare_with_random, compare_with_random_repeated,
-    estimate_all, kendall_tau, pearson_r, rank_estimator, spearman_rho,
+    estimate_all, kendall_tau, pearson_r, pooled_sd, rank_estimator, spearman_rho,
 };
 pub use config::{Budget, Derive, SearchConfig};
 pub use error::{Result, SearchError};
