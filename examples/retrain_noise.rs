@@ -24,7 +24,7 @@ mod common;
 use std::path::PathBuf;
 
 use burn_nas::estimator::{CosineWarmRestarts, MicroChild, retrain};
-use burn_nas::nn::{CellStyle, ConvInit};
+use burn_nas::nn::ConvInit;
 use burn_nas::prelude::*;
 use burn_nas::search::{kendall_tau, pearson_r, pooled_sd};
 use clap::Parser;
@@ -136,17 +136,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         cells.len(),
         cli.seeds.len()
     );
+    // The standalone child with the fast preset's uniform initialisation, as `enas_micro`
+    // retrains it.
     let child = MicroChild(
-        MicroNetConfig::new(task.classes())
-            .with_in_channels(task.channels())
-            .with_image_size(task.image_size())
-            .with_layers(FAST_RETRAIN_LAYERS)
-            .with_channels(FAST_RETRAIN_CHANNELS)
-            .with_aux_head(false)
-            .with_drop_path_keep(1.0)
-            .with_dropout(0.0)
-            .with_init(ConvInit::Uniform)
-            .with_cell_style(CellStyle::Projected),
+        common::standalone_micro_child(&task, FAST_RETRAIN_LAYERS, FAST_RETRAIN_CHANNELS)
+            .0
+            .with_init(ConvInit::Uniform),
     );
     let epochs = common::retrain_epochs(
         &cli.common,
